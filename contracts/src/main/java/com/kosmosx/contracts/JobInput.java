@@ -1,0 +1,31 @@
+package com.kosmosx.contracts;
+
+import java.util.List;
+
+/**
+ * The normalised input of a job as the worker receives it. Optional sampling fields are null when
+ * the client left them out; the worker applies its defaults (greedy).
+ *
+ * @param prompt the text prompt (for image jobs, the text after the image)
+ * @param maxTokens upper bound on generated tokens
+ * @param temperature 0 or null means greedy decoding
+ * @param topP nucleus sampling mass
+ * @param stop stop sequences; generation ends before the first one produced
+ * @param seed sampling seed for reproducible output
+ * @param image the validated image, for image jobs
+ * @param detectObjects image jobs: prefix {@code <grounding>} and return detected objects
+ */
+public record JobInput(
+    String prompt,
+    int maxTokens,
+    Double temperature,
+    Double topP,
+    List<String> stop,
+    Long seed,
+    ImageInput image,
+    Boolean detectObjects) {
+
+  public static JobInput text(String prompt, int maxTokens) {
+    return new JobInput(prompt, maxTokens, null, null, null, null, null, null);
+  }
+}
