@@ -5,9 +5,9 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The billing plan of an account per product, published to the compacted accounts topic whenever
- * it changes. Key: the account id. Metering joins usage against it; the API routes dedicated
- * accounts to their lane.
+ * The billing plan of an account per product, published to the compacted accounts topic whenever it
+ * changes. Key: the account id. Metering joins usage against it; the API routes dedicated accounts
+ * to their lane.
  */
 public record AccountPlan(
     String accountId, Map<JobType, PlanKind> plans, String lane, Instant updatedAt) {

@@ -5,9 +5,9 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A change in a job's life, written by the worker (the one writer of terminal states). Key: the
- * job id. Terminal kinds ({@code SUCCEEDED}, {@code FAILED}, {@code CANCELED}) are written in the
- * same Kafka transaction as the usage event and the consumed offset.
+ * A change in a job's life, written by the worker (the one writer of terminal states). Key: the job
+ * id. Terminal kinds ({@code SUCCEEDED}, {@code FAILED}, {@code CANCELED}) are written in the same
+ * Kafka transaction as the usage event and the consumed offset.
  */
 public record JobEvent(
     String jobId,

@@ -12,8 +12,8 @@ import java.util.Objects;
  * @param lane the jobs lane ({@code shared} or a dedicated lane name)
  * @param input normalised input
  * @param submittedAt when the API accepted it (the 202)
- * @param deadline after this instant a job that has not started ends failed/expired, unbilled;
- *     null means no deadline
+ * @param deadline after this instant a job that has not started ends failed/expired, unbilled; null
+ *     means no deadline
  */
 public record JobRequest(
     String jobId,

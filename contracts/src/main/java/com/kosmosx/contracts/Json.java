@@ -14,9 +14,9 @@ public final class Json {
   private Json() {}
 
   /**
-   * Applies the wire settings to a mapper. Unknown properties are ignored so that a consumer
-   * reads records from a newer (or older) producer that added a field; that is the versioning
-   * rule for every {@code .v1} topic: add optional fields, never rename or repurpose one.
+   * Applies the wire settings to a mapper. Unknown properties are ignored so that a consumer reads
+   * records from a newer (or older) producer that added a field; that is the versioning rule for
+   * every {@code .v1} topic: add optional fields, never rename or repurpose one.
    */
   public static ObjectMapper configure(ObjectMapper mapper) {
     return mapper

@@ -8,9 +8,8 @@ import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serializer;
 
 /**
- * JSON serde for a wire record. A record that cannot be read raises {@link
- * SerializationException}, which consumers treat as a poison message (dead-letter), never as a
- * reason to stop.
+ * JSON serde for a wire record. A record that cannot be read raises {@link SerializationException},
+ * which consumers treat as a poison message (dead-letter), never as a reason to stop.
  */
 public final class JsonSerde<T> implements Serde<T>, Serializer<T>, Deserializer<T> {
   private final Class<T> type;

@@ -5,9 +5,9 @@ import java.util.Objects;
 import org.apache.kafka.common.serialization.Serde;
 
 /**
- * One Kafka topic with its key and value types. Services never write a topic name as a string:
- * they take a {@code Topic} from {@link Topics}, so the name, the serdes and the cleanup policy
- * cannot drift apart.
+ * One Kafka topic with its key and value types. Services never write a topic name as a string: they
+ * take a {@code Topic} from {@link Topics}, so the name, the serdes and the cleanup policy cannot
+ * drift apart.
  */
 public record Topic<K, V>(
     String name, Serde<K> keySerde, Serde<V> valueSerde, Map<String, String> config) {

@@ -8,8 +8,8 @@ import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 
 /**
- * The one registry of topics. Every topic is versioned ({@code .v1}); a breaking change to a
- * record gets a new topic, additive changes stay (readers ignore unknown fields).
+ * The one registry of topics. Every topic is versioned ({@code .v1}); a breaking change to a record
+ * gets a new topic, additive changes stay (readers ignore unknown fields).
  */
 public final class Topics {
   public static final String SHARED_LANE = "shared";

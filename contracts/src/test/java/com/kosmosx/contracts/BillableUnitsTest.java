@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
 
 class BillableUnitsTest {
   private static UsageEvent text(int in, int out) {
-    return new UsageEvent("job_" + in + "_" + out, "acc", JobType.TEXT, in, out, 0, false, Instant.EPOCH);
+    return new UsageEvent(
+        "job_" + in + "_" + out, "acc", JobType.TEXT, in, out, 0, false, Instant.EPOCH);
   }
 
   @Test

@@ -76,7 +76,8 @@ class ContractsRoundTripTest {
 
   @Test
   void usageRollupAndControlRoundTrip() {
-    var rollup = new UsageRollup("acc_1", JobType.TEXT, LocalDate.of(2026, 11, 27), 2, 5, 7, 200, 0, 0);
+    var rollup =
+        new UsageRollup("acc_1", JobType.TEXT, LocalDate.of(2026, 11, 27), 2, 5, 7, 200, 0, 0);
     assertThat(roundTrip(Topics.USAGE_ROLLUPS, rollup)).isEqualTo(rollup);
     var control = new JobControl("job_1", "acc_1", JobControl.Action.CANCEL, T);
     assertThat(roundTrip(Topics.JOB_CONTROL, control)).isEqualTo(control);
@@ -136,7 +137,9 @@ class ContractsRoundTripTest {
   @Test
   void everyTopicIsVersionedAndUnique() {
     var names = Topics.all().stream().map(Topic::name).toList();
-    assertThat(names).doesNotHaveDuplicates().allMatch(n -> n.startsWith("kosmos.") && n.endsWith(".v1"));
+    assertThat(names)
+        .doesNotHaveDuplicates()
+        .allMatch(n -> n.startsWith("kosmos.") && n.endsWith(".v1"));
     assertThat(Topics.jobs("acme").name()).isEqualTo("kosmos.jobs.acme.v1");
   }
 
