@@ -1,0 +1,216 @@
+package com.kosmosx.api;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.type.LogicalType;
+import com.kosmosx.api.auth.ApiKeyAuthFilter;
+import com.kosmosx.api.auth.ApiKeyAuthenticator;
+import com.kosmosx.api.core.AccountService;
+import com.kosmosx.api.core.Backoff;
+import com.kosmosx.api.core.JobEventProjector;
+import com.kosmosx.api.core.JobService;
+import com.kosmosx.api.core.JobValidator;
+import com.kosmosx.api.core.OutboxRelay;
+import com.kosmosx.api.core.Passwords;
+import com.kosmosx.api.errors.ApiProblemMapper;
+import com.kosmosx.api.errors.BodyLimitFilter;
+import com.kosmosx.api.errors.JsonProblemMapper;
+import com.kosmosx.api.errors.UnexpectedProblemMapper;
+import com.kosmosx.api.errors.WebApplicationProblemMapper;
+import com.kosmosx.api.health.KafkaHealthCheck;
+import com.kosmosx.api.health.OutboxHealthCheck;
+import com.kosmosx.api.resources.AccountResource;
+import com.kosmosx.api.resources.JobResource;
+import com.kosmosx.contracts.PriceBook;
+import com.kosmosx.contracts.TopicAdmin;
+import com.kosmosx.contracts.Topics;
+import io.dropwizard.configuration.EnvironmentVariableSubstitutor;
+import io.dropwizard.configuration.SubstitutingSourceProvider;
+import io.dropwizard.core.Application;
+import io.dropwizard.core.server.AbstractServerFactory;
+import io.dropwizard.core.setup.Bootstrap;
+import io.dropwizard.core.setup.Environment;
+import io.dropwizard.jdbi3.JdbiFactory;
+import io.dropwizard.jdbi3.bundles.JdbiExceptionsBundle;
+import io.dropwizard.lifecycle.Managed;
+import java.sql.Connection;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import javax.sql.DataSource;
+import liquibase.Liquibase;
+import liquibase.database.Database;
+import liquibase.database.DatabaseFactory;
+import liquibase.database.jvm.JdbcConnection;
+import liquibase.resource.ClassLoaderResourceAccessor;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.glassfish.jersey.server.ServerProperties;
+import org.jdbi.v3.core.Jdbi;
+
+/** The public HTTP API: accounts, keys, job submission and polling. */
+public class ApiApplication extends Application<ApiConfiguration> {
+
+  public static void main(String[] args) throws Exception {
+    new ApiApplication().run(args);
+  }
+
+  @Override
+  public String getName() {
+    return "kosmos-api";
+  }
+
+  @Override
+  public void initialize(Bootstrap<ApiConfiguration> bootstrap) {
+    bootstrap.setConfigurationSourceProvider(
+        new SubstitutingSourceProvider(
+            bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));
+    bootstrap.addBundle(new JdbiExceptionsBundle());
+  }
+
+  /**
+   * The REST mapping: snake_case like the wire, and strict: unknown fields, duplicate keys and type
+   * coercions ("5" for 5, 1.5 for an int) are refused instead of silently guessed.
+   */
+  static void configureMapper(ObjectMapper mapper) {
+    mapper.setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+    mapper.disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
+    mapper.enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    mapper.enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+    mapper.disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+    mapper.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    mapper.configure(MapperFeature.ALLOW_COERCION_OF_SCALARS, false);
+    mapper.coercionConfigDefaults().setCoercion(CoercionInputShape.String, CoercionAction.Fail);
+    for (CoercionInputShape shape :
+        new CoercionInputShape[] {
+          CoercionInputShape.Integer, CoercionInputShape.Float, CoercionInputShape.Boolean
+        }) {
+      mapper.coercionConfigFor(LogicalType.Textual).setCoercion(shape, CoercionAction.Fail);
+    }
+    mapper
+        .getFactory()
+        .setStreamReadConstraints(
+            StreamReadConstraints.builder()
+                .maxNestingDepth(64)
+                .maxStringLength(2_000_000)
+                .maxNumberLength(100)
+                .build());
+  }
+
+  @Override
+  public void run(ApiConfiguration config, Environment env) throws Exception {
+    // Our mappers render every error as problem+json; Dropwizard's defaults would not.
+    ((AbstractServerFactory) config.getServerFactory()).setRegisterDefaultExceptionMappers(false);
+    // After configuration parsing: the YAML keeps Dropwizard's camelCase names.
+    configureMapper(env.getObjectMapper());
+    Clock clock = Clock.systemUTC();
+
+    DataSource dataSource = config.database.build(env.metrics(), "postgresql");
+    if (config.migrateOnStart) {
+      migrate(dataSource);
+    }
+    Jdbi jdbi = new JdbiFactory().build(env, config.database, "postgresql");
+
+    String bootstrap = config.kafka.bootstrapServers;
+    Admin admin =
+        Admin.create(Map.of("bootstrap.servers", bootstrap, "client.id", "kosmos-api-admin"));
+    env.lifecycle().manage(closing(admin::close));
+    ensureTopics(admin, config);
+
+    OutboxRelay relay =
+        new OutboxRelay(
+            jdbi,
+            () ->
+                new KafkaProducer<>(
+                    OutboxRelay.producerConfig(bootstrap, "kosmos-api-outbox"),
+                    new StringSerializer(),
+                    new ByteArraySerializer()),
+            config.outbox.batchSize,
+            Duration.ofMillis(config.outbox.pollInterval.toMilliseconds()),
+            new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)));
+    if (config.outbox.relayEnabled) {
+      env.lifecycle().manage(relay);
+    }
+    env.lifecycle()
+        .manage(
+            new JobEventProjector(
+                jdbi,
+                () ->
+                    new KafkaConsumer<>(
+                        new HashMap<>(
+                            JobEventProjector.consumerConfig(
+                                bootstrap, config.kafka.projectionGroup)),
+                        new StringDeserializer(),
+                        new ByteArrayDeserializer()),
+                new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10))));
+
+    Passwords passwords = new Passwords(config.auth.bcryptCost);
+    AccountService accounts = new AccountService(jdbi, passwords, clock);
+    accounts.ensureBootstrapAdmin(config.auth.bootstrapAdminKey);
+    JobService jobs =
+        new JobService(
+            jdbi,
+            clock,
+            new JobValidator(config.jobs.maxContextTokens, config.jobs.defaultMaxTokens),
+            Duration.ofMillis(config.jobs.deadline.toMilliseconds()),
+            PriceBook.DEFAULT,
+            relay::wakeUp);
+    ApiKeyAuthenticator authenticator =
+        new ApiKeyAuthenticator(
+            jdbi, clock, Duration.ofMillis(config.auth.keyCacheTtl.toMilliseconds()));
+
+    var jersey = env.jersey();
+    // API.md promises "Location: /v1/jobs/{id}" as written, not an absolute URL.
+    jersey.property(ServerProperties.LOCATION_HEADER_RELATIVE_URI_RESOLUTION_DISABLED, true);
+    jersey.register(new BodyLimitFilter(config.maxBodyBytes));
+    jersey.register(new ApiKeyAuthFilter(authenticator));
+    jersey.register(new ApiProblemMapper());
+    jersey.register(new JsonProblemMapper());
+    jersey.register(new WebApplicationProblemMapper());
+    jersey.register(new UnexpectedProblemMapper());
+    jersey.register(new AccountResource(accounts));
+    jersey.register(new JobResource(jobs));
+
+    env.healthChecks().register("kafka", new KafkaHealthCheck(admin, Topics.all()));
+    env.healthChecks()
+        .register("outbox", new OutboxHealthCheck(relay, config.outbox.unhealthyBacklog));
+  }
+
+  private static void ensureTopics(Admin admin, ApiConfiguration config) throws Exception {
+    TopicAdmin.ensureTopics(
+        admin, Topics.all(), config.kafka.topicPartitions, config.kafka.replicationFactor);
+  }
+
+  static void migrate(DataSource dataSource) throws Exception {
+    try (Connection c = dataSource.getConnection()) {
+      Database db =
+          DatabaseFactory.getInstance().findCorrectDatabaseImplementation(new JdbcConnection(c));
+      try (Liquibase liquibase =
+          new Liquibase("migrations.sql", new ClassLoaderResourceAccessor(), db)) {
+        liquibase.update("");
+      }
+    }
+  }
+
+  private static Managed closing(Runnable close) {
+    return new Managed() {
+      @Override
+      public void stop() {
+        close.run();
+      }
+    };
+  }
+}

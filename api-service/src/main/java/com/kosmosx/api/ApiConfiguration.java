@@ -1,0 +1,95 @@
+package com.kosmosx.api;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.dropwizard.core.Configuration;
+import io.dropwizard.db.DataSourceFactory;
+import io.dropwizard.util.Duration;
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.NotNull;
+
+/** api-service configuration; every knob has a default that works for the local stack. */
+public class ApiConfiguration extends Configuration {
+
+  @Valid @NotNull @JsonProperty public DataSourceFactory database = new DataSourceFactory();
+
+  @Valid @NotNull @JsonProperty public KafkaSettings kafka = new KafkaSettings();
+
+  @Valid @NotNull @JsonProperty public OutboxSettings outbox = new OutboxSettings();
+
+  @Valid @NotNull @JsonProperty public JobSettings jobs = new JobSettings();
+
+  @Valid @NotNull @JsonProperty public AuthSettings auth = new AuthSettings();
+
+  /** Apply database migrations at start-up (safe with several instances: Liquibase locks). */
+  @JsonProperty public boolean migrateOnStart = true;
+
+  /** Largest request body accepted; larger ones get 413 before they are read. */
+  @Min(1024)
+  @JsonProperty
+  public long maxBodyBytes = 1_048_576;
+
+  /** Kafka connection and topic creation. */
+  public static class KafkaSettings {
+    @NotEmpty @JsonProperty public String bootstrapServers = "localhost:9092";
+
+    @Min(1)
+    @JsonProperty
+    public int topicPartitions = 4;
+
+    @Min(1)
+    @JsonProperty
+    public short replicationFactor = 1;
+
+    @NotEmpty @JsonProperty public String projectionGroup = "kosmos-api.job-projection";
+  }
+
+  /** The transactional outbox relay. */
+  public static class OutboxSettings {
+    /** Off only in tests that simulate an instance dying before its relay ran. */
+    @JsonProperty public boolean relayEnabled = true;
+
+    @Min(1)
+    @Max(10_000)
+    @JsonProperty
+    public int batchSize = 500;
+
+    @NotNull @JsonProperty public Duration pollInterval = Duration.milliseconds(200);
+
+    @Min(1)
+    @JsonProperty
+    public long unhealthyBacklog = 100_000;
+  }
+
+  /** Job limits. */
+  public static class JobSettings {
+    /** Prompt tokens plus max_tokens may not exceed this (API.md: 20,000). */
+    @Min(1)
+    @JsonProperty
+    public int maxContextTokens = 20_000;
+
+    @Min(1)
+    @JsonProperty
+    public int defaultMaxTokens = 256;
+
+    /** A job that has not started by then ends failed/expired, unbilled. */
+    @NotNull @JsonProperty public Duration deadline = Duration.hours(1);
+  }
+
+  /** Credentials. */
+  public static class AuthSettings {
+    /** bcrypt work factor; 12 costs ~250 ms per hash on one core. */
+    @Min(4)
+    @Max(31)
+    @JsonProperty
+    public int bcryptCost = 12;
+
+    /** How long a key lookup is cached; bounds how late a revocation takes effect. */
+    @NotNull @JsonProperty public Duration keyCacheTtl = Duration.seconds(1);
+
+    /** If set, an admin account authenticated by exactly this key exists. */
+    @JsonProperty public String bootstrapAdminKey = "";
+  }
+}

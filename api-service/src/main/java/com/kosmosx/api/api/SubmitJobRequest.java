@@ -1,0 +1,21 @@
+package com.kosmosx.api.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+import java.util.Map;
+
+/** {@code POST /v1/jobs} body. Unknown fields are refused (400), as are mistyped ones. */
+public record SubmitJobRequest(
+    String type, Input input, JsonNode webhook, Map<String, String> metadata) {
+
+  /** The job input; text jobs use the prompt and the generation settings. */
+  public record Input(
+      String prompt,
+      Integer maxTokens,
+      Double temperature,
+      Double topP,
+      List<String> stop,
+      Long seed,
+      String image,
+      Boolean detectObjects) {}
+}

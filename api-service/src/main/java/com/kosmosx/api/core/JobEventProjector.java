@@ -1,0 +1,169 @@
+package com.kosmosx.api.core;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.kosmosx.api.db.JobDao;
+import com.kosmosx.contracts.JobEvent;
+import com.kosmosx.contracts.Json;
+import com.kosmosx.contracts.Topics;
+import io.dropwizard.lifecycle.Managed;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the jobs table up to date from {@code kosmos.job-events.v1} (read_committed, so only events
+ * of committed worker transactions are seen). Updates are idempotent and status-guarded, so
+ * redelivery after a crash is harmless; offsets are committed after the database writes.
+ */
+public final class JobEventProjector implements Managed {
+  private static final Logger LOG = LoggerFactory.getLogger(JobEventProjector.class);
+
+  private final Jdbi jdbi;
+  private final java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory;
+  private final Backoff backoff;
+  private volatile boolean running;
+  private volatile Consumer<String, byte[]> consumer;
+  private Thread thread;
+
+  public JobEventProjector(
+      Jdbi jdbi,
+      java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory,
+      Backoff backoff) {
+    this.jdbi = jdbi;
+    this.consumerFactory = consumerFactory;
+    this.backoff = backoff;
+  }
+
+  @Override
+  public void start() {
+    running = true;
+    thread = new Thread(this::loop, "job-event-projector");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  @Override
+  public void stop() throws InterruptedException {
+    running = false;
+    Consumer<String, byte[]> c = consumer;
+    if (c != null) {
+      c.wakeup();
+    }
+    if (thread != null) {
+      thread.join(TimeUnit.SECONDS.toMillis(30));
+    }
+  }
+
+  private void loop() {
+    int failures = 0;
+    while (running) {
+      try (Consumer<String, byte[]> c = consumerFactory.get()) {
+        consumer = c;
+        c.subscribe(List.of(Topics.JOB_EVENTS.name()));
+        while (running) {
+          ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(500));
+          if (records.isEmpty()) {
+            continue;
+          }
+          for (ConsumerRecord<String, byte[]> r : records) {
+            apply(r);
+          }
+          c.commitSync();
+          failures = 0;
+        }
+      } catch (WakeupException e) {
+        return;
+      } catch (RuntimeException e) {
+        failures++;
+        LOG.warn(
+            "job-event projection failed ({}), restarting consumer: {}", failures, e.toString());
+        try {
+          Thread.sleep(backoff.delay(failures).toMillis());
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      } finally {
+        consumer = null;
+      }
+    }
+  }
+
+  void apply(ConsumerRecord<String, byte[]> record) {
+    JobEvent event;
+    try {
+      event = Topics.JOB_EVENTS.deserializeValue(record.value());
+    } catch (SerializationException e) {
+      // The worker validated what it wrote; an unreadable event is logged and skipped rather than
+      // blocking every later job's projection. The topic remains the source of truth.
+      LOG.error(
+          "skipping unreadable job event at {}-{}@{}: {}",
+          record.topic(),
+          record.partition(),
+          record.offset(),
+          e.getMessage());
+      return;
+    }
+    if (event == null) {
+      return;
+    }
+    apply(event);
+  }
+
+  public void apply(JobEvent e) {
+    jdbi.useExtension(
+        JobDao.class,
+        dao -> {
+          switch (e.kind()) {
+            case STARTED -> dao.markStarted(e.jobId(), e.at());
+            case SUCCEEDED -> {
+              JobEvent.Usage u = e.usage() == null ? new JobEvent.Usage(0, 0, 0) : e.usage();
+              dao.markSucceeded(
+                  e.jobId(), output(e), u.inputTokens(), u.outputTokens(), u.images(), e.at());
+            }
+            case FAILED ->
+                dao.markEnded(
+                    e.jobId(),
+                    "failed",
+                    e.error() == null ? "failed" : e.error().code(),
+                    e.error() == null ? null : e.error().message(),
+                    e.at());
+            case CANCELED -> dao.markEnded(e.jobId(), "canceled", null, null, e.at());
+          }
+        });
+  }
+
+  private static String output(JobEvent e) {
+    try {
+      return Json.mapper().writeValueAsString(e.output());
+    } catch (JsonProcessingException ex) {
+      throw new IllegalStateException("cannot write output of " + e.jobId(), ex);
+    }
+  }
+
+  /** Consumer settings: read only committed worker transactions; commit after the DB writes. */
+  public static Map<String, Object> consumerConfig(String bootstrapServers, String groupId) {
+    return Map.of(
+        "bootstrap.servers",
+        bootstrapServers,
+        "group.id",
+        groupId,
+        "isolation.level",
+        "read_committed",
+        "enable.auto.commit",
+        false,
+        "auto.offset.reset",
+        "earliest",
+        "max.poll.records",
+        500);
+  }
+}

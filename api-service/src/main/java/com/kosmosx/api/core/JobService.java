@@ -1,0 +1,168 @@
+package com.kosmosx.api.core;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.kosmosx.api.api.JobView;
+import com.kosmosx.api.api.SubmitJobRequest;
+import com.kosmosx.api.auth.Caller;
+import com.kosmosx.api.db.JobDao;
+import com.kosmosx.api.db.JobRow;
+import com.kosmosx.api.db.OutboxDao;
+import com.kosmosx.api.errors.ApiProblem;
+import com.kosmosx.contracts.BillableUnits;
+import com.kosmosx.contracts.JobInput;
+import com.kosmosx.contracts.JobRequest;
+import com.kosmosx.contracts.JobType;
+import com.kosmosx.contracts.Json;
+import com.kosmosx.contracts.PriceBook;
+import com.kosmosx.contracts.Topic;
+import com.kosmosx.contracts.Topics;
+import com.kosmosx.contracts.UsageEvent;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.Map;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * The submit and read paths. A job is accepted only once its row and its outbox message are
+ * committed in one PostgreSQL transaction, so an accepted job reaches Kafka even if Kafka is down
+ * now or this process dies right after answering.
+ */
+public final class JobService {
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final JobValidator validator;
+  private final Duration deadline;
+  private final PriceBook prices;
+  private final Runnable relayWakeUp;
+  private final ObjectMapper wire = Json.mapper();
+
+  public JobService(
+      Jdbi jdbi,
+      Clock clock,
+      JobValidator validator,
+      Duration deadline,
+      PriceBook prices,
+      Runnable relayWakeUp) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.validator = validator;
+    this.deadline = deadline;
+    this.prices = prices;
+    this.relayWakeUp = relayWakeUp;
+  }
+
+  public JobView submit(Caller caller, SubmitJobRequest request) {
+    JobInput input = validator.validate(request);
+    Map<String, String> metadata = request.metadata();
+    Instant now = clock.instant();
+    String jobId = Ids.job(clock);
+    Topic<String, JobRequest> topic = Topics.JOBS_SHARED;
+    JobRequest message =
+        new JobRequest(
+            jobId,
+            caller.accountId(),
+            JobType.TEXT,
+            Topics.SHARED_LANE,
+            input,
+            now,
+            now.plus(deadline));
+    byte[] payload = topic.serializeValue(message);
+    String inputJson = write(input);
+    String metadataJson = metadata == null ? null : write(metadata);
+    jdbi.useTransaction(
+        h -> {
+          h.attach(JobDao.class)
+              .insert(
+                  jobId,
+                  caller.accountId(),
+                  JobType.TEXT.wire(),
+                  Topics.SHARED_LANE,
+                  inputJson,
+                  metadataJson,
+                  now);
+          h.attach(OutboxDao.class).insert(topic.name(), jobId, payload);
+        });
+    relayWakeUp.run();
+    return find(caller, jobId);
+  }
+
+  public JobView find(Caller caller, String jobId) {
+    if (jobId == null || jobId.length() > 64) {
+      throw ApiProblem.notFound("Job " + jobId);
+    }
+    JobRow row =
+        jdbi.withExtension(JobDao.class, dao -> dao.find(jobId, caller.accountId()))
+            .orElseThrow(() -> ApiProblem.notFound("Job " + jobId));
+    return view(row);
+  }
+
+  JobView view(JobRow r) {
+    JobView.Usage usage = null;
+    if ("succeeded".equals(r.status()) && r.inputTokens() != null) {
+      JobType type = JobType.fromWire(r.type());
+      var event =
+          new UsageEvent(
+              r.id(),
+              r.accountId(),
+              type,
+              r.inputTokens(),
+              r.outputTokens(),
+              r.images() == null ? 0 : r.images(),
+              false,
+              Instant.EPOCH);
+      long billableTokens = BillableUnits.tokens(event);
+      long billableImages = BillableUnits.images(event);
+      usage =
+          new JobView.Usage(
+              r.inputTokens(),
+              r.outputTokens(),
+              billableTokens,
+              event.images(),
+              billableImages,
+              prices.payAsYouGoCost(type, billableTokens, billableImages, false).toPlainString());
+    }
+    JobView.Error error =
+        r.errorCode() == null ? null : new JobView.Error(r.errorCode(), r.errorMessage());
+    String self = "/v1/jobs/" + r.id();
+    return new JobView(
+        r.id(),
+        r.type(),
+        r.status(),
+        utc(r.createdAt()),
+        utc(r.startedAt()),
+        utc(r.completedAt()),
+        read(r.input()),
+        read(r.output()),
+        usage,
+        error,
+        read(r.metadata()),
+        new JobView.Urls(self, self + "/cancel"));
+  }
+
+  private static OffsetDateTime utc(OffsetDateTime t) {
+    return t == null ? null : t.withOffsetSameInstant(java.time.ZoneOffset.UTC);
+  }
+
+  private String write(Object value) {
+    try {
+      return wire.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise job input", e);
+    }
+  }
+
+  private JsonNode read(String json) {
+    if (json == null) {
+      return null;
+    }
+    try {
+      return wire.readTree(json);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("corrupt JSON in jobs table", e);
+    }
+  }
+}

@@ -1,0 +1,22 @@
+package com.kosmosx.api.db;
+
+import java.time.OffsetDateTime;
+
+/** A row of the jobs table, the API's projection of the job-events topic. */
+public record JobRow(
+    String id,
+    String accountId,
+    String type,
+    String status,
+    String lane,
+    String input,
+    String output,
+    String metadata,
+    Integer inputTokens,
+    Integer outputTokens,
+    Integer images,
+    String errorCode,
+    String errorMessage,
+    OffsetDateTime createdAt,
+    OffsetDateTime startedAt,
+    OffsetDateTime completedAt) {}

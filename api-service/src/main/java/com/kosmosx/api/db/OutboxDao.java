@@ -1,0 +1,32 @@
+package com.kosmosx.api.db;
+
+import java.util.List;
+import org.jdbi.v3.sqlobject.config.RegisterConstructorMapper;
+import org.jdbi.v3.sqlobject.customizer.BindList;
+import org.jdbi.v3.sqlobject.statement.SqlQuery;
+import org.jdbi.v3.sqlobject.statement.SqlUpdate;
+
+/** The transactional outbox. */
+public interface OutboxDao {
+
+  @SqlUpdate("INSERT INTO outbox (topic, msg_key, payload) VALUES (:topic, :key, :payload)")
+  void insert(String topic, String key, byte[] payload);
+
+  /**
+   * Claims the oldest rows; SKIP LOCKED lets several API instances relay side by side without
+   * blocking on (or double-sending) each other's rows.
+   */
+  @SqlQuery(
+      "SELECT id, topic, msg_key, payload FROM outbox ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED")
+  @RegisterConstructorMapper(OutboxRow.class)
+  List<OutboxRow> claim(int limit);
+
+  @SqlUpdate("DELETE FROM outbox WHERE id IN (<ids>)")
+  int delete(@BindList("ids") List<Long> ids);
+
+  @SqlQuery("SELECT count(*) FROM outbox")
+  long pending();
+
+  /** One outbox row. */
+  record OutboxRow(long id, String topic, String msgKey, byte[] payload) {}
+}

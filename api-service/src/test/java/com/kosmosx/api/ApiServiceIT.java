@@ -1,0 +1,329 @@
+package com.kosmosx.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.kosmosx.contracts.JobEvent;
+import com.kosmosx.contracts.JobRequest;
+import com.kosmosx.contracts.Topics;
+import com.kosmosx.platform.SharedPlatform;
+import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** api-service against the real embedded PostgreSQL and Kafka. */
+class ApiServiceIT {
+  private static String jdbcUrl;
+  private static ApiTestApp app;
+
+  @BeforeAll
+  static void start() throws Exception {
+    jdbcUrl = SharedPlatform.freshDatabase("api_it");
+    app = new ApiTestApp("config.yml", jdbcUrl).start();
+  }
+
+  @AfterAll
+  static void stop() {
+    app.close();
+  }
+
+  private static String unique(String p) {
+    return p + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  @Test
+  void createsAnAccountWithAKeyShownOnceAndStoredHashed() throws Exception {
+    String user = unique("alice");
+    var r =
+        app.postJson(
+            "/v1/accounts",
+            "{\"username\":\""
+                + user
+                + "\",\"email\":\"a@example.com\",\"password\":\"s3cret-pass\"}");
+    assertThat(r.statusCode()).isEqualTo(201);
+    JsonNode body = ApiTestApp.json(r);
+    String key = body.path("api_key").path("key").asText();
+    assertThat(key).startsWith("kx_live_");
+    assertThat(body.path("account_id").asText()).startsWith("acc_");
+    assertThat(body.path("webhook_secret").asText()).startsWith("whsec_");
+    assertThat(body.path("api_key").path("prefix").asText()).isEqualTo(key.substring(0, 12));
+
+    try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "");
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT a.password_hash, k.key_hash, k.prefix FROM accounts a "
+                    + "JOIN api_keys k ON k.account_id = a.id WHERE a.username = '"
+                    + user
+                    + "'")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).startsWith("$2a$").doesNotContain("s3cret-pass");
+      assertThat(new String(rs.getBytes(2), java.nio.charset.StandardCharsets.ISO_8859_1))
+          .doesNotContain(key);
+      assertThat(rs.getString(3)).hasSize(12);
+    }
+
+    var again =
+        app.postJson(
+            "/v1/accounts",
+            "{\"username\":\""
+                + user
+                + "\",\"email\":\"b@example.com\",\"password\":\"another-pass\"}");
+    assertThat(again.statusCode()).isEqualTo(409);
+    assertThat(ApiTestApp.json(again).path("code").asText()).isEqualTo("conflict");
+  }
+
+  @Test
+  void rejectsWeakAndOverlongPasswords() throws Exception {
+    for (String pw : List.of("short", "x".repeat(73), "é".repeat(37))) {
+      var r =
+          app.postJson(
+              "/v1/accounts",
+              "{\"username\":\""
+                  + unique("bob")
+                  + "\",\"email\":\"b@example.com\",\"password\":\""
+                  + pw
+                  + "\"}");
+      assertThat(r.statusCode()).as(pw).isEqualTo(400);
+      assertProblem(r, 400, "validation_failed");
+    }
+  }
+
+  @Test
+  void submitIsDurableRelayedToKafkaAndProjectedFromJobEvents() throws Exception {
+    // Given an account
+    String key = app.newAccountKey(unique("carol"));
+
+    // When it submits a text job
+    var r =
+        app.postJson(
+            "/v1/jobs",
+            "{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":8},"
+                + "\"metadata\":{\"order\":\"42\"}}",
+            "Authorization",
+            "Bearer " + key);
+
+    // Then it is accepted, queued, and points at itself
+    assertThat(r.statusCode()).isEqualTo(202);
+    JsonNode job = ApiTestApp.json(r);
+    String id = job.path("id").asText();
+    assertThat(id).startsWith("job_");
+    assertThat(r.headers().firstValue("Location")).hasValue("/v1/jobs/" + id);
+    assertThat(job.path("status").asText()).isEqualTo("queued");
+    assertThat(job.path("input").path("prompt").asText()).isEqualTo("Once upon a time");
+    assertThat(job.path("metadata").path("order").asText()).isEqualTo("42");
+    assertThat(job.path("urls").path("cancel").asText()).isEqualTo("/v1/jobs/" + id + "/cancel");
+
+    // And the relay publishes it to the shared jobs lane
+    JobRequest published = awaitJobRequest(id);
+    assertThat(published.input().maxTokens()).isEqualTo(8);
+    assertThat(published.deadline()).isAfter(published.submittedAt());
+
+    // When the worker reports progress and success
+    String account = published.accountId();
+    Instant now = Instant.now();
+    publish(JobEvent.started(id, account, now, "w1"));
+    publish(
+        JobEvent.succeeded(
+            id,
+            account,
+            now.plusMillis(5),
+            "w1",
+            new JobEvent.Output("Hello there", List.of()),
+            new JobEvent.Usage(5, 3, 0)));
+
+    // Then GET shows the result, usage with the 100-token minimum, and the exact cost
+    JsonNode done = awaitStatus(id, key, "succeeded");
+    assertThat(done.path("output").path("text").asText()).isEqualTo("Hello there");
+    assertThat(done.path("usage").path("input_tokens").asInt()).isEqualTo(5);
+    assertThat(done.path("usage").path("output_tokens").asInt()).isEqualTo(3);
+    assertThat(done.path("usage").path("billable_tokens").asInt()).isEqualTo(100);
+    assertThat(done.path("usage").path("cost_usd").asText()).isEqualTo("0.020000");
+    assertThat(done.path("completed_at").asText()).endsWith("Z");
+
+    // And a late duplicate failure event does not overwrite the first terminal state
+    publish(JobEvent.failed(id, account, now.plusSeconds(1), "w2", new JobEvent.Error("x", "y")));
+    publish(JobEvent.started("job_sentinel", account, now, "w2"));
+    Thread.sleep(500);
+    assertThat(ApiTestApp.json(app.get("/v1/jobs/" + id, "X-API-Key", key)).path("status").asText())
+        .isEqualTo("succeeded");
+  }
+
+  @Test
+  void anotherAccountsJobIsNotFound() throws Exception {
+    String owner = app.newAccountKey(unique("dave"));
+    String other = app.newAccountKey(unique("erin"));
+    var r =
+        app.postJson(
+            "/v1/jobs", "{\"type\":\"text\",\"input\":{\"prompt\":\"hi\"}}", "X-API-Key", owner);
+    String id = ApiTestApp.json(r).path("id").asText();
+    assertThat(app.get("/v1/jobs/" + id, "X-API-Key", owner).statusCode()).isEqualTo(200);
+    assertProblem(app.get("/v1/jobs/" + id, "X-API-Key", other), 404, "not_found");
+  }
+
+  @Test
+  void badInputOnTheJobEndpointsIsAProblemNeverA500() throws Exception {
+    String key = app.newAccountKey(unique("frank"));
+    String[] auth = {"Authorization", "Bearer " + key};
+    Map<String, String> badBodies =
+        Map.ofEntries(
+            Map.entry("malformed", "{\"type\":\"text\",\"input\":{\"prompt\":\"x\""),
+            Map.entry("not-json", "hello"),
+            Map.entry("empty-object", "{}"),
+            Map.entry("array", "[1,2]"),
+            Map.entry("string", "\"text\""),
+            Map.entry("missing-prompt", "{\"type\":\"text\",\"input\":{}}"),
+            Map.entry("missing-input", "{\"type\":\"text\"}"),
+            Map.entry("prompt-number", "{\"type\":\"text\",\"input\":{\"prompt\":5}}"),
+            Map.entry("prompt-object", "{\"type\":\"text\",\"input\":{\"prompt\":{}}}"),
+            Map.entry(
+                "max-tokens-string",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"x\",\"max_tokens\":\"5\"}}"),
+            Map.entry(
+                "max-tokens-float",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"x\",\"max_tokens\":1.5}}"),
+            Map.entry(
+                "max-tokens-huge",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"x\",\"max_tokens\":99999999999999}}"),
+            Map.entry(
+                "max-tokens-negative",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"x\",\"max_tokens\":-1}}"),
+            Map.entry("type-number", "{\"type\":1,\"input\":{\"prompt\":\"x\"}}"),
+            Map.entry("type-unknown", "{\"type\":\"video\",\"input\":{\"prompt\":\"x\"}}"),
+            Map.entry(
+                "unknown-field", "{\"type\":\"text\",\"input\":{\"prompt\":\"x\"},\"colour\":1}"),
+            Map.entry(
+                "duplicate-key",
+                "{\"type\":\"text\",\"type\":\"text\",\"input\":{\"prompt\":\"x\"}}"),
+            Map.entry(
+                "metadata-nested",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"x\"},\"metadata\":{\"a\":{\"b\":1}}}"),
+            Map.entry(
+                "stop-not-list", "{\"type\":\"text\",\"input\":{\"prompt\":\"x\",\"stop\":5}}"),
+            Map.entry("nul-in-prompt", "{\"type\":\"text\",\"input\":{\"prompt\":\"a\\u0000b\"}}"),
+            Map.entry(
+                "sql-looking",
+                "{\"type\":\"text'; DROP TABLE jobs;--\",\"input\":{\"prompt\":\"x\"}}"),
+            Map.entry(
+                "deep-nesting",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"x\"},\"metadata\":"
+                    + "[".repeat(200)
+                    + "]".repeat(200)
+                    + "}"),
+            Map.entry("null-body", "null"));
+    for (var e : badBodies.entrySet()) {
+      var r = app.postJson("/v1/jobs", e.getValue(), auth);
+      assertThat(r.statusCode()).as(e.getKey() + ": " + r.body()).isBetween(400, 499);
+      assertThat(r.headers().firstValue("Content-Type").orElse(""))
+          .as(e.getKey())
+          .startsWith("application/problem+json");
+      JsonNode p = ApiTestApp.json(r);
+      assertThat(p.path("code").asText()).as(e.getKey()).isNotEmpty();
+      assertThat(p.path("status").asInt()).isEqualTo(r.statusCode());
+      assertThat(r.body()).doesNotContain("Exception").doesNotContain("at com.");
+    }
+
+    assertProblem(app.get("/v1/jobs/job_doesnotexist", auth), 404, "not_found");
+    assertProblem(app.get("/v1/jobs/" + "x".repeat(300), auth), 404, "not_found");
+    assertProblem(
+        app.postJson("/v1/jobs", "{\"type\":\"text\",\"input\":{\"prompt\":\"x\"}}"),
+        401,
+        "invalid_api_key");
+    assertProblem(
+        app.postJson(
+            "/v1/jobs",
+            "{\"type\":\"text\",\"input\":{\"prompt\":\"x\"}}",
+            "Authorization",
+            "Bearer kx_live_nope"),
+        401,
+        "invalid_api_key");
+    assertProblem(app.get("/v1/jobs/job_x", "X-API-Key", ""), 401, "invalid_api_key");
+    assertProblem(
+        app.send("POST", "/v1/jobs", "text/plain", "prompt=x", auth),
+        415,
+        "unsupported_media_type");
+    assertProblem(
+        app.postJson(
+            "/v1/jobs",
+            "{\"type\":\"text\",\"input\":{\"prompt\":\"" + "x".repeat(1_100_000) + "\"}}",
+            auth),
+        413,
+        "payload_too_large");
+    assertProblem(app.send("DELETE", "/v1/jobs", null, null, auth), 405, "method_not_allowed");
+    assertProblem(app.get("/v1/nothing-here", auth), 404, "not_found");
+  }
+
+  static void assertProblem(HttpResponse<String> r, int status, String code) throws Exception {
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+    assertThat(r.headers().firstValue("Content-Type").orElse(""))
+        .startsWith("application/problem+json");
+    JsonNode p = ApiTestApp.json(r);
+    assertThat(p.path("code").asText()).isEqualTo(code);
+    assertThat(p.path("status").asInt()).isEqualTo(status);
+    assertThat(p.path("title").asText()).isNotEmpty();
+    assertThat(p.path("type").asText()).isNotEmpty();
+  }
+
+  static JsonNode awaitStatus(String id, String key, String status) throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    JsonNode last = null;
+    while (System.nanoTime() < end) {
+      last = ApiTestApp.json(app.get("/v1/jobs/" + id, "X-API-Key", key));
+      if (status.equals(last.path("status").asText())) {
+        return last;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("job " + id + " never reached " + status + ": " + last);
+  }
+
+  static JobRequest awaitJobRequest(String id) {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", SharedPlatform.kafka().bootstrapServers());
+    p.put("group.id", "it-" + UUID.randomUUID());
+    p.put("auto.offset.reset", "earliest");
+    try (var c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      c.subscribe(List.of(Topics.JOBS_SHARED.name()));
+      long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (System.nanoTime() < end) {
+        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+          if (id.equals(r.key())) {
+            return Topics.JOBS_SHARED.deserializeValue(r.value());
+          }
+        }
+      }
+    }
+    throw new AssertionError("job " + id + " never reached Kafka");
+  }
+
+  static void publish(JobEvent e) throws Exception {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", SharedPlatform.kafka().bootstrapServers());
+    try (var producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
+      producer
+          .send(
+              new ProducerRecord<>(
+                  Topics.JOB_EVENTS.name(), e.jobId(), Topics.JOB_EVENTS.serializeValue(e)))
+          .get();
+    }
+  }
+}
