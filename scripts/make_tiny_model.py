@@ -361,6 +361,9 @@ def main(out_dir):
     seqs += [[0] + tok.encode(g) + [2] for g in GROUNDED]
     loss = train(model, seqs)
     model.eval()
+    # Frozen weights: without this every inference call would record an autograd graph through
+    # the in-place KV-cache writes, growing memory with each decoded token.
+    model.requires_grad_(False)
     scripted = torch.jit.script(model)
     scripted.save(os.path.join(out_dir, "model.pt"))
     with open(os.path.join(out_dir, "tokenizer.json"), "w", encoding="utf-8") as f:

@@ -1,0 +1,124 @@
+package com.kosmosx.worker;
+
+import ai.djl.Device;
+import com.kosmosx.contracts.TopicAdmin;
+import com.kosmosx.contracts.Topics;
+import com.kosmosx.worker.core.Generator;
+import com.kosmosx.worker.core.JobConsumer;
+import com.kosmosx.worker.core.JobRunner;
+import com.kosmosx.worker.health.ConsumerLoopHealthCheck;
+import com.kosmosx.worker.health.ModelHealthCheck;
+import com.kosmosx.worker.model.DjlKosmosModel;
+import com.kosmosx.worker.model.HfTokenizer;
+import com.kosmosx.worker.model.ModelDirectory;
+import io.dropwizard.configuration.EnvironmentVariableSubstitutor;
+import io.dropwizard.configuration.SubstitutingSourceProvider;
+import io.dropwizard.core.Application;
+import io.dropwizard.core.setup.Bootstrap;
+import io.dropwizard.core.setup.Environment;
+import io.dropwizard.lifecycle.Managed;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The inference worker: a Dropwizard shell (admin port for health and metrics) around one Kafka
+ * consumer loop per lane that runs the Kosmos model through DJL.
+ */
+public class WorkerApplication extends Application<WorkerConfiguration> {
+
+  public static void main(String[] args) throws Exception {
+    new WorkerApplication().run(args);
+  }
+
+  @Override
+  public String getName() {
+    return "kosmos-worker";
+  }
+
+  @Override
+  public void initialize(Bootstrap<WorkerConfiguration> bootstrap) {
+    bootstrap.setConfigurationSourceProvider(
+        new SubstitutingSourceProvider(
+            bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));
+  }
+
+  @Override
+  public void run(WorkerConfiguration config, Environment env) throws Exception {
+    // Never let DJL reach for the network (engine downloads, usage tracking).
+    System.setProperty("ai.djl.offline", "true");
+    System.setProperty("OPT_OUT_TRACKING", "true");
+    Clock clock = Clock.systemUTC();
+
+    ModelDirectory dir = ModelDirectory.open(Path.of(config.model.path));
+    Device device =
+        config.model.device.equals("cpu") ? Device.cpu() : Device.fromName(config.model.device);
+    DjlKosmosModel model = new DjlKosmosModel(dir, device, config.model.prefillChunk);
+    HfTokenizer tokenizer = new HfTokenizer(dir.tokenizer());
+    env.lifecycle()
+        .manage(
+            new Managed() {
+              @Override
+              public void stop() {
+                tokenizer.close();
+                model.close();
+              }
+            });
+    Duration timeLimit = Duration.ofMillis(config.jobTimeLimit.toMilliseconds());
+    JobRunner runner =
+        new JobRunner(
+            new Generator(model, tokenizer, dir.config().bosTokenId(), dir.config().eosTokenId()),
+            config.maxContextTokens,
+            dir.config().maxContext(),
+            timeLimit,
+            clock);
+
+    String bootstrap = config.kafkaBootstrap;
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+      List<com.kosmosx.contracts.Topic<?, ?>> topics = new ArrayList<>(Topics.all());
+      config.lanes.forEach(l -> topics.add(Topics.jobs(l)));
+      TopicAdmin.ensureTopics(admin, topics, config.topicPartitions, config.replicationFactor);
+    }
+
+    env.healthChecks().register("model", new ModelHealthCheck(dir.config(), device.toString(), 1));
+    for (String lane : config.lanes) {
+      JobConsumer consumer =
+          new JobConsumer(
+              lane,
+              config.workerId,
+              runner,
+              clock,
+              () ->
+                  new KafkaConsumer<>(
+                      new HashMap<>(
+                          JobConsumer.consumerConfig(
+                              bootstrap,
+                              config.consumerGroup + "." + lane,
+                              config.workerId + "-" + lane,
+                              timeLimit)),
+                      new StringDeserializer(),
+                      new ByteArrayDeserializer()),
+              txId ->
+                  new KafkaProducer<>(
+                      new HashMap<>(JobConsumer.producerConfig(bootstrap, txId)),
+                      new StringSerializer(),
+                      new ByteArraySerializer()));
+      env.lifecycle().manage(consumer);
+      env.healthChecks()
+          .register(
+              "lane-" + lane,
+              new ConsumerLoopHealthCheck(consumer, timeLimit.plusSeconds(60), clock));
+    }
+  }
+}

@@ -1,0 +1,19 @@
+package com.kosmosx.worker.core;
+
+import com.kosmosx.contracts.JobEvent;
+
+/** The result of running one job: succeeded with output and usage, or failed with an error. */
+public record JobOutcome(JobEvent.Output output, JobEvent.Usage usage, JobEvent.Error error) {
+
+  public static JobOutcome succeeded(JobEvent.Output output, JobEvent.Usage usage) {
+    return new JobOutcome(output, usage, null);
+  }
+
+  public static JobOutcome failed(String code, String message) {
+    return new JobOutcome(null, null, new JobEvent.Error(code, message));
+  }
+
+  public boolean succeeded() {
+    return error == null;
+  }
+}

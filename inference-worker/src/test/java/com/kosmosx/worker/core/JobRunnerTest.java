@@ -1,0 +1,74 @@
+package com.kosmosx.worker.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.kosmosx.contracts.JobInput;
+import com.kosmosx.contracts.JobRequest;
+import com.kosmosx.contracts.JobType;
+import com.kosmosx.worker.model.LanguageModel;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+class JobRunnerTest {
+  private static JobRequest text(String prompt, int maxTokens) {
+    return new JobRequest(
+        "job_1",
+        "acc_1",
+        JobType.TEXT,
+        "shared",
+        JobInput.text(prompt, maxTokens),
+        Instant.EPOCH,
+        null);
+  }
+
+  private static JobRunner runner(LanguageModel model, int maxContext) {
+    return new JobRunner(
+        new Generator(model, new GeneratorTest.LetterTokenizer(), 0, 2),
+        maxContext,
+        1000,
+        Duration.ofSeconds(30),
+        Clock.systemUTC());
+  }
+
+  @Test
+  void aSucceededJobCarriesOutputAndTokenUsage() {
+    JobOutcome o = runner(new GeneratorTest.ScriptedModel(10, 11, 2), 100).run(text("abc", 5));
+    assertThat(o.succeeded()).isTrue();
+    assertThat(o.output().text()).isEqualTo("ab");
+    assertThat(o.usage().inputTokens()).isEqualTo(3);
+    assertThat(o.usage().outputTokens()).isEqualTo(2);
+  }
+
+  @Test
+  void aPromptOverTheContextFailsWithTheNumbers() {
+    JobOutcome o = runner(new GeneratorTest.ScriptedModel(10), 10).run(text("abcdefgh", 5));
+    assertThat(o.succeeded()).isFalse();
+    assertThat(o.error().code()).isEqualTo("context_length_exceeded");
+    assertThat(o.error().message()).contains("8 tokens").contains("max_tokens 5");
+  }
+
+  @Test
+  void aModelErrorFailsTheJobNotTheWorker() {
+    LanguageModel broken =
+        new GeneratorTest.ScriptedModel(10) {
+          @Override
+          public Sequence start(long[] promptIds, int capacity) {
+            throw new IllegalStateException("CUDA out of memory (simulated)");
+          }
+        };
+    JobOutcome o = runner(broken, 100).run(text("abc", 5));
+    assertThat(o.error().code()).isEqualTo("model_error");
+    assertThat(o.error().message()).doesNotContain("CUDA");
+  }
+
+  @Test
+  void imageJobsAreRefusedByTheTextEngine() {
+    var image =
+        new JobRequest(
+            "job_2", "acc_1", JobType.IMAGE, "shared", JobInput.text("x", 5), Instant.EPOCH, null);
+    assertThat(runner(new GeneratorTest.ScriptedModel(10), 100).run(image).error().code())
+        .isEqualTo("unsupported_job_type");
+  }
+}
