@@ -1,0 +1,81 @@
+package com.kosmosx.metering;
+
+import com.kosmosx.contracts.TopicAdmin;
+import com.kosmosx.contracts.Topics;
+import com.kosmosx.metering.core.UsageTopology;
+import com.kosmosx.metering.health.StreamsHealthCheck;
+import io.dropwizard.configuration.EnvironmentVariableSubstitutor;
+import io.dropwizard.configuration.SubstitutingSourceProvider;
+import io.dropwizard.core.Application;
+import io.dropwizard.core.setup.Bootstrap;
+import io.dropwizard.core.setup.Environment;
+import io.dropwizard.lifecycle.Managed;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+
+/** Kafka Streams metering in a Dropwizard shell (admin port for health and metrics). */
+public class MeteringApplication extends Application<MeteringConfiguration> {
+
+  public static void main(String[] args) throws Exception {
+    new MeteringApplication().run(args);
+  }
+
+  @Override
+  public String getName() {
+    return "kosmos-metering";
+  }
+
+  @Override
+  public void initialize(Bootstrap<MeteringConfiguration> bootstrap) {
+    bootstrap.setConfigurationSourceProvider(
+        new SubstitutingSourceProvider(
+            bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));
+  }
+
+  @Override
+  public void run(MeteringConfiguration config, Environment env) throws Exception {
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", config.kafkaBootstrap))) {
+      TopicAdmin.ensureTopics(
+          admin, Topics.all(), config.topicPartitions, config.replicationFactor);
+    }
+    KafkaStreams streams =
+        new KafkaStreams(
+            UsageTopology.build(Duration.ofMillis(config.dedupeRetention.toMilliseconds())),
+            streamsProperties(config));
+    // A processing error replaces the stream thread instead of silently stopping metering.
+    streams.setUncaughtExceptionHandler(
+        e -> StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD);
+    env.lifecycle()
+        .manage(
+            new Managed() {
+              @Override
+              public void start() {
+                streams.start();
+              }
+
+              @Override
+              public void stop() {
+                streams.close(Duration.ofSeconds(30));
+              }
+            });
+    env.healthChecks().register("streams", new StreamsHealthCheck(streams));
+  }
+
+  static Properties streamsProperties(MeteringConfiguration config) {
+    Properties p = new Properties();
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.applicationId);
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, config.kafkaBootstrap);
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    p.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir);
+    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, (int) config.commitInterval.toMilliseconds());
+    p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) config.replicationFactor);
+    // Every update reaches the rollup topic; billing reads totals, not sampled snapshots.
+    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+    return p;
+  }
+}
