@@ -1,0 +1,157 @@
+package com.kosmosx.localstack;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The local stack's processes, ports and folders. Everything lives under one home folder ({@code
+ * .kosmos/} by default): {@code data/} survives restarts, {@code logs/} holds one file per process,
+ * {@code run/} the pid files.
+ */
+public record StackLayout(
+    Path root,
+    Path home,
+    int apiPort,
+    int apiAdminPort,
+    int workerAdminPort,
+    int meteringAdminPort,
+    int kafkaPort,
+    int kafkaControllerPort,
+    int postgresPort) {
+
+  public static StackLayout fromEnvironment(Path root, Map<String, String> env) {
+    return new StackLayout(
+        root,
+        Path.of(env.getOrDefault("KOSMOS_HOME", root.resolve(".kosmos").toString())),
+        port(env, "KOSMOS_API_PORT", 8080),
+        port(env, "KOSMOS_API_ADMIN_PORT", 8081),
+        port(env, "KOSMOS_WORKER_ADMIN_PORT", 8091),
+        port(env, "KOSMOS_METERING_ADMIN_PORT", 8095),
+        port(env, "KOSMOS_KAFKA_PORT", 19092),
+        port(env, "KOSMOS_KAFKA_CONTROLLER_PORT", 19093),
+        port(env, "KOSMOS_PG_PORT", 15432));
+  }
+
+  private static int port(Map<String, String> env, String name, int dflt) {
+    String v = env.get(name);
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      int p = Integer.parseInt(v.trim());
+      if (p < 1 || p > 65535) {
+        throw new NumberFormatException();
+      }
+      return p;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a port number, was '" + v + "'");
+    }
+  }
+
+  public Path logs() {
+    return home.resolve("logs");
+  }
+
+  public Path run() {
+    return home.resolve("run");
+  }
+
+  public Path data() {
+    return home.resolve("data");
+  }
+
+  public String kafkaBootstrap() {
+    return "localhost:" + kafkaPort;
+  }
+
+  public String jdbcUrl() {
+    return "jdbc:postgresql://localhost:" + postgresPort + "/kosmos";
+  }
+
+  public String apiUrl() {
+    return "http://localhost:" + apiPort;
+  }
+
+  /** The processes in start order; they are stopped in reverse. */
+  public List<ServiceSpec> services() {
+    Map<String, String> common =
+        Map.of(
+            "KOSMOS_KAFKA_BOOTSTRAP",
+            kafkaBootstrap(),
+            "KOSMOS_DB_URL",
+            jdbcUrl(),
+            "DJL_OFFLINE",
+            "true",
+            "OPT_OUT_TRACKING",
+            "true");
+    return List.of(
+        new ServiceSpec(
+            "postgres",
+            "com.kosmosx.platform.PlatformMain",
+            List.of(
+                "postgres",
+                data().resolve("postgres").toString(),
+                String.valueOf(postgresPort),
+                "kosmos"),
+            "128m",
+            Map.of(),
+            "postgres ready",
+            null),
+        new ServiceSpec(
+            "kafka",
+            "com.kosmosx.platform.PlatformMain",
+            List.of(
+                "kafka",
+                data().resolve("kafka").toString(),
+                String.valueOf(kafkaPort),
+                String.valueOf(kafkaControllerPort)),
+            "768m",
+            Map.of(),
+            "kafka ready",
+            null),
+        new ServiceSpec(
+            "api",
+            "com.kosmosx.api.ApiApplication",
+            List.of("server", root.resolve("api-service/config.yml").toString()),
+            "512m",
+            merge(
+                common,
+                Map.of(
+                    "KOSMOS_API_PORT", String.valueOf(apiPort),
+                    "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort))),
+            null,
+            "http://localhost:" + apiAdminPort + "/healthcheck"),
+        new ServiceSpec(
+            "worker",
+            "com.kosmosx.worker.WorkerApplication",
+            List.of("server", root.resolve("inference-worker/config.yml").toString()),
+            "1g",
+            merge(
+                common,
+                Map.of(
+                    "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(workerAdminPort),
+                    "KOSMOS_MODEL_DIR", root.resolve("model/tiny-kosmos").toString(),
+                    "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
+            null,
+            "http://localhost:" + workerAdminPort + "/healthcheck"),
+        new ServiceSpec(
+            "metering",
+            "com.kosmosx.metering.MeteringApplication",
+            List.of("server", root.resolve("metering-stream/config.yml").toString()),
+            "512m",
+            merge(
+                common,
+                Map.of(
+                    "KOSMOS_METERING_ADMIN_PORT", String.valueOf(meteringAdminPort),
+                    "KOSMOS_METERING_STATE_DIR", data().resolve("metering").toString())),
+            null,
+            "http://localhost:" + meteringAdminPort + "/healthcheck"));
+  }
+
+  private static Map<String, String> merge(Map<String, String> a, Map<String, String> b) {
+    var m = new java.util.HashMap<>(a);
+    m.putAll(b);
+    return Map.copyOf(m);
+  }
+}
