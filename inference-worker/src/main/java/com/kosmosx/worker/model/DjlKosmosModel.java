@@ -31,6 +31,9 @@ public final class DjlKosmosModel implements LanguageModel {
   private final ModelConfig config;
   private final int prefillChunk;
   private final Device device;
+  // Time spent inside TorchScript method calls, so a benchmark can tell the Java loop's overhead.
+  private final java.util.concurrent.atomic.LongAdder nativeNanos =
+      new java.util.concurrent.atomic.LongAdder();
 
   public DjlKosmosModel(ModelDirectory dir, Device device, int prefillChunk) {
     this.config = dir.config();
@@ -59,6 +62,11 @@ public final class DjlKosmosModel implements LanguageModel {
 
   public Device device() {
     return device;
+  }
+
+  /** Total nanoseconds spent inside libtorch method calls since start. */
+  public long nativeNanos() {
+    return nativeNanos.sum();
   }
 
   @Override
@@ -215,9 +223,12 @@ public final class DjlKosmosModel implements LanguageModel {
                 iv(keyMask),
                 IValue.from(start)
               };
+      long t0 = System.nanoTime();
       try (IValue out = IValueUtils.runMethod(block, method, args)) {
         NDArray result = out.toTensor((PtNDManager) step);
-        return result.toFloatArray();
+        float[] logits = result.toFloatArray();
+        nativeNanos.add(System.nanoTime() - t0);
+        return logits;
       } finally {
         for (IValue a : args) {
           a.close();
