@@ -127,7 +127,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
     String bootstrap = config.kafka.bootstrapServers;
     Admin admin =
         Admin.create(Map.of("bootstrap.servers", bootstrap, "client.id", "kosmos-api-admin"));
-    env.lifecycle().manage(closing(admin::close));
+    env.lifecycle().manage(closing(() -> admin.close(Duration.ofSeconds(5))));
     ensureTopics(admin, config);
 
     OutboxRelay relay =

@@ -66,7 +66,8 @@ public final class JobEventProjector implements Managed {
   private void loop() {
     int failures = 0;
     while (running) {
-      try (Consumer<String, byte[]> c = consumerFactory.get()) {
+      Consumer<String, byte[]> c = consumerFactory.get();
+      try {
         consumer = c;
         c.subscribe(List.of(Topics.JOB_EVENTS.name()));
         while (running) {
@@ -94,6 +95,8 @@ public final class JobEventProjector implements Managed {
         }
       } finally {
         consumer = null;
+        // Bounded: a shutdown must not wait the default 30 s for a broker that is away.
+        c.close(Duration.ofSeconds(5));
       }
     }
   }

@@ -108,8 +108,9 @@ public final class JobConsumer implements Managed {
     int failures = 0;
     while (running) {
       String txId = "kosmos-worker-" + workerId + "-" + lane;
-      try (Consumer<String, byte[]> c = consumerFactory.get();
-          Producer<String, byte[]> p = producerFactory.apply(txId)) {
+      Consumer<String, byte[]> c = consumerFactory.get();
+      Producer<String, byte[]> p = producerFactory.apply(txId);
+      try {
         consumer = c;
         p.initTransactions();
         c.subscribe(List.of(jobsTopic.name()));
@@ -143,6 +144,9 @@ public final class JobConsumer implements Managed {
         pause(failures);
       } finally {
         consumer = null;
+        // Bounded closes: the default producer close waits forever for a broker that is away.
+        p.close(Duration.ofSeconds(5));
+        c.close(Duration.ofSeconds(5));
       }
     }
   }
