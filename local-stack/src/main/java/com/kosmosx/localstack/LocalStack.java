@@ -260,13 +260,15 @@ public final class LocalStack {
           .ifPresent(
               h -> {
                 // SIGTERM runs the service's shutdown hooks; SIGKILL only after the timeout.
+                long t0 = System.nanoTime();
                 h.destroy();
                 try {
                   h.onExit().get(STOP_TIMEOUT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
                 } catch (Exception e) {
                   h.destroyForcibly();
                 }
-                System.out.printf("  %-9s stopped%n", s.name());
+                System.out.printf(
+                    "  %-9s stopped (%d ms)%n", s.name(), (System.nanoTime() - t0) / 1_000_000);
               });
       try {
         Files.deleteIfExists(pidFile(s));

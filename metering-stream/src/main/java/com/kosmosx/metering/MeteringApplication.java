@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
@@ -60,7 +61,12 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
 
               @Override
               public void stop() {
-                streams.close(Duration.ofSeconds(30));
+                // Leave the group: otherwise the next start waits for this member's session to
+                // time out before it gets partitions, and a close during that wait blocks too.
+                streams.close(
+                    CloseOptions.timeout(Duration.ofSeconds(20))
+                        .withGroupMembershipOperation(
+                            CloseOptions.GroupMembershipOperation.LEAVE_GROUP));
               }
             });
     env.healthChecks().register("streams", new StreamsHealthCheck(streams));
