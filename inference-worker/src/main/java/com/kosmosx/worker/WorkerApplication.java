@@ -37,6 +37,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * consumer loop per lane that runs the Kosmos model through DJL.
  */
 public class WorkerApplication extends Application<WorkerConfiguration> {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(WorkerApplication.class);
 
   public static void main(String[] args) throws Exception {
     new WorkerApplication().run(args);
@@ -83,6 +85,19 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
             dir.config().maxContext(),
             timeLimit,
             clock);
+
+    // Warm up (JIT, libtorch kernels, allocator) so the first client's job is not the slow one.
+    long warm = System.nanoTime();
+    runner.run(
+        new com.kosmosx.contracts.JobRequest(
+            "job_warmup",
+            "acc_warmup",
+            com.kosmosx.contracts.JobType.TEXT,
+            "shared",
+            com.kosmosx.contracts.JobInput.text("Hello", 8),
+            clock.instant(),
+            null));
+    LOG.info("model warmed up in {} ms", (System.nanoTime() - warm) / 1_000_000);
 
     String bootstrap = config.kafkaBootstrap;
     try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {

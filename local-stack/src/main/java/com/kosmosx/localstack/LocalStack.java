@@ -309,6 +309,9 @@ public final class LocalStack {
         "  -H 'Content-Type: application/json' \\",
         "  -d '{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":32}}' \\",
         "  | sed -n 's/^{\"id\":\"\\([^\"]*\\)\".*/\\1/p'); echo \"job: $JOB\"",
-        "sleep 1; curl -s " + api + "/v1/jobs/$JOB -H \"Authorization: Bearer $KEY\"; echo");
+        "for i in $(seq 1 40); do OUT=$(curl -s "
+            + api
+            + "/v1/jobs/$JOB -H \"Authorization: Bearer $KEY\");",
+        "  case \"$OUT\" in *'\"status\":\"succeeded\"'*|*'\"status\":\"failed\"'*) break;; esac; sleep 0.5; done; echo \"$OUT\"");
   }
 }

@@ -6,6 +6,8 @@ import com.kosmosx.platform.Ports;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -46,6 +48,31 @@ class LocalStackIT {
           .contains("\"status\":\"succeeded\"")
           .contains("\"output\":{\"text\":\"");
 
+      // When the broker is killed, jobs are accepted anyway, and the API is killed before it could
+      // publish them
+      String key = out.replaceAll("(?s).*key: (kx_live_[A-Za-z0-9]+).*", "$1");
+      kill9(home, "kafka");
+      List<String> accepted = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        String job =
+            bash(
+                "curl -s -X POST "
+                    + layout.apiUrl()
+                    + "/v1/jobs -H 'Authorization: Bearer "
+                    + key
+                    + "' -H 'Content-Type: application/json'"
+                    + " -d '{\"type\":\"text\",\"input\":{\"prompt\":\"A cat sits\",\"max_tokens\":8}}'");
+        assertThat(job).contains("\"status\":\"queued\"");
+        accepted.add(job.replaceAll("(?s)^\\{\"id\":\"(job_[a-z0-9]+)\".*", "$1"));
+      }
+      kill9(home, "api");
+
+      // Then starting again brings back what is missing, and every accepted job finishes once
+      assertThat(stack.up(true)).isZero();
+      for (String id : accepted) {
+        assertThat(awaitStatus(layout, key, id)).as(id).isEqualTo("succeeded");
+      }
+
       // And after a stop and a second start, the job is still there
       String jobId = out.replaceAll("(?s).*job: (job_[a-z0-9]+).*", "$1");
       assertThat(stack.down()).isZero();
@@ -62,6 +89,30 @@ class LocalStackIT {
     } finally {
       stack.down();
     }
+  }
+
+  /** SIGKILL, as a crash: no shutdown hook runs. */
+  private static void kill9(Path home, String service) throws Exception {
+    long pid =
+        Long.parseLong(Files.readString(home.resolve("run/" + service + ".pid")).split(" ")[0]);
+    ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
+    h.destroyForcibly();
+    h.onExit().get(30, TimeUnit.SECONDS);
+  }
+
+  private static String awaitStatus(StackLayout layout, String key, String id) throws Exception {
+    String status = "";
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (System.nanoTime() < end) {
+      String body =
+          bash("curl -s " + layout.apiUrl() + "/v1/jobs/" + id + " -H 'X-API-Key: " + key + "'");
+      status = body.replaceAll("(?s).*\"status\":\"([a-z]+)\".*", "$1");
+      if (status.equals("succeeded") || status.equals("failed")) {
+        return status;
+      }
+      Thread.sleep(250);
+    }
+    return status;
   }
 
   private static String bash(String script) throws Exception {
