@@ -82,6 +82,10 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
     p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) config.replicationFactor);
     // Every update reaches the rollup topic; billing reads totals, not sampled snapshots.
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+    // A crashed instance must not hold its partitions (and block the next join) for the default
+    // 45 s: evict silent members after 10 s.
+    p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 10_000);
+    p.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), 3_000);
     return p;
   }
 }

@@ -167,6 +167,11 @@ public final class JobEventProjector implements Managed {
         "auto.offset.reset",
         "earliest",
         "max.poll.records",
-        500);
+        500,
+        // A crashed instance's partitions move to the others after 10 s, not the default 45 s.
+        "session.timeout.ms",
+        10_000,
+        "heartbeat.interval.ms",
+        3_000);
   }
 }

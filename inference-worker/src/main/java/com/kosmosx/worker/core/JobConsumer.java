@@ -298,6 +298,11 @@ public final class JobConsumer implements Managed {
         // so the poll interval must cover the longest job.
         "max.poll.records",
         1,
+        // A crashed worker's partitions move to the others after 10 s, not the default 45 s.
+        "session.timeout.ms",
+        10_000,
+        "heartbeat.interval.ms",
+        3_000,
         "max.poll.interval.ms",
         (int) Math.min(Integer.MAX_VALUE, maxJobTime.toMillis() + 60_000));
   }
