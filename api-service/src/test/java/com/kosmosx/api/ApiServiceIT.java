@@ -261,13 +261,13 @@ class ApiServiceIT {
         app.send("POST", "/v1/jobs", "text/plain", "prompt=x", auth),
         415,
         "unsupported_media_type");
-    assertProblem(
+    var tooLarge =
         app.postJson(
             "/v1/jobs",
             "{\"type\":\"text\",\"input\":{\"prompt\":\"" + "x".repeat(1_100_000) + "\"}}",
-            auth),
-        413,
-        "payload_too_large");
+            auth);
+    assertProblem(tooLarge, 413, "payload_too_large");
+    assertThat(tooLarge.headers().firstValue("Connection")).hasValue("close");
     assertProblem(app.send("DELETE", "/v1/jobs", null, null, auth), 405, "method_not_allowed");
     assertProblem(app.get("/v1/nothing-here", auth), 404, "not_found");
   }

@@ -7,6 +7,12 @@ import jakarta.ws.rs.ext.ExceptionMapper;
 public final class ApiProblemMapper implements ExceptionMapper<ApiProblem> {
   @Override
   public Response toResponse(ApiProblem problem) {
-    return Problem.of(problem);
+    Response response = Problem.of(problem);
+    if (problem.status() == 413) {
+      // The body was refused unread: say the connection ends here, so a client does not send its
+      // next request on a connection the server is about to close.
+      return Response.fromResponse(response).header("Connection", "close").build();
+    }
+    return response;
   }
 }
