@@ -10,13 +10,15 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.type.LogicalType;
-import com.kosmosx.api.auth.ApiKeyAuthFilter;
 import com.kosmosx.api.auth.ApiKeyAuthenticator;
+import com.kosmosx.api.auth.AuthFeature;
+import com.kosmosx.api.auth.BasicAuthenticator;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.Backoff;
 import com.kosmosx.api.core.JobEventProjector;
 import com.kosmosx.api.core.JobService;
 import com.kosmosx.api.core.JobValidator;
+import com.kosmosx.api.core.KeyService;
 import com.kosmosx.api.core.OutboxRelay;
 import com.kosmosx.api.core.Passwords;
 import com.kosmosx.api.errors.ApiProblemMapper;
@@ -27,7 +29,10 @@ import com.kosmosx.api.errors.WebApplicationProblemMapper;
 import com.kosmosx.api.health.KafkaHealthCheck;
 import com.kosmosx.api.health.OutboxHealthCheck;
 import com.kosmosx.api.resources.AccountResource;
+import com.kosmosx.api.resources.ApiKeyResource;
 import com.kosmosx.api.resources.JobResource;
+import com.kosmosx.api.resources.SeedCompatResource;
+import com.kosmosx.api.resources.WebhookSecretResource;
 import com.kosmosx.contracts.PriceBook;
 import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
@@ -79,6 +84,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
         new SubstitutingSourceProvider(
             bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));
     bootstrap.addBundle(new JdbiExceptionsBundle());
+    bootstrap.addCommand(new CreateAdminCommand());
   }
 
   /**
@@ -170,19 +176,34 @@ public class ApiApplication extends Application<ApiConfiguration> {
             relay::wakeUp);
     ApiKeyAuthenticator authenticator =
         new ApiKeyAuthenticator(
-            jdbi, clock, Duration.ofMillis(config.auth.keyCacheTtl.toMilliseconds()));
+            jdbi,
+            clock,
+            Duration.ofMillis(config.auth.keyCacheTtl.toMilliseconds()),
+            Duration.ofMillis(config.auth.lastUsedFlushInterval.toMilliseconds()));
+    env.lifecycle().manage(authenticator);
+    BasicAuthenticator basic = new BasicAuthenticator(jdbi, passwords);
+    KeyService keys = new KeyService(jdbi, clock, authenticator);
 
     var jersey = env.jersey();
     // API.md promises "Location: /v1/jobs/{id}" as written, not an absolute URL.
     jersey.property(ServerProperties.LOCATION_HEADER_RELATIVE_URI_RESOLUTION_DISABLED, true);
     jersey.register(new BodyLimitFilter(config.maxBodyBytes));
-    jersey.register(new ApiKeyAuthFilter(authenticator));
+    jersey.register(new AuthFeature(authenticator, basic));
     jersey.register(new ApiProblemMapper());
     jersey.register(new JsonProblemMapper());
     jersey.register(new WebApplicationProblemMapper());
     jersey.register(new UnexpectedProblemMapper());
-    jersey.register(new AccountResource(accounts));
+    jersey.register(new AccountResource(accounts, keys));
+    jersey.register(new ApiKeyResource(keys));
+    jersey.register(new WebhookSecretResource(keys));
     jersey.register(new JobResource(jobs));
+    jersey.register(
+        new SeedCompatResource(
+            accounts,
+            keys,
+            basic,
+            jobs,
+            Duration.ofMillis(config.jobs.predictTimeout.toMilliseconds())));
 
     env.healthChecks().register("kafka", new KafkaHealthCheck(admin, Topics.all()));
     env.healthChecks()

@@ -74,6 +74,9 @@ public class ApiConfiguration extends Configuration {
     @JsonProperty
     public int defaultMaxTokens = 256;
 
+    /** How long the synchronous seed route {@code POST /predict} waits for its job. */
+    @NotNull @JsonProperty public Duration predictTimeout = Duration.seconds(60);
+
     /** A job that has not started by then ends failed/expired, unbilled. */
     @NotNull @JsonProperty public Duration deadline = Duration.hours(1);
   }
@@ -86,8 +89,14 @@ public class ApiConfiguration extends Configuration {
     @JsonProperty
     public int bcryptCost = 12;
 
-    /** How long a key lookup is cached; bounds how late a revocation takes effect. */
-    @NotNull @JsonProperty public Duration keyCacheTtl = Duration.seconds(1);
+    /**
+     * How long a key lookup is cached; bounds how late a revocation made on another instance takes
+     * effect (entries are refreshed in the background at half this age).
+     */
+    @NotNull @JsonProperty public Duration keyCacheTtl = Duration.milliseconds(500);
+
+    /** How often the last use of keys is written (one batch, instead of a write per request). */
+    @NotNull @JsonProperty public Duration lastUsedFlushInterval = Duration.seconds(5);
 
     /** If set, an admin account authenticated by exactly this key exists. */
     @JsonProperty public String bootstrapAdminKey = "";

@@ -2,6 +2,7 @@ package com.kosmosx.api.core;
 
 import com.kosmosx.api.api.AccountCreated;
 import com.kosmosx.api.api.CreateAccountRequest;
+import com.kosmosx.api.api.NewApiKey;
 import com.kosmosx.api.db.AccountDao;
 import com.kosmosx.api.db.ApiKeyDao;
 import com.kosmosx.api.errors.ApiProblem;
@@ -36,6 +37,11 @@ public final class AccountService {
   }
 
   public AccountCreated create(CreateAccountRequest r) {
+    return create(r, "user");
+  }
+
+  /** Creates an account with the given role ({@code user}, {@code finance}, {@code admin}). */
+  public AccountCreated create(CreateAccountRequest r, String role) {
     if (r == null) {
       throw ApiProblem.validation("A JSON body is required.");
     }
@@ -57,7 +63,7 @@ public final class AccountService {
       jdbi.useTransaction(
           h -> {
             h.attach(AccountDao.class)
-                .insert(accountId, r.username(), r.email(), hash, "user", secret, now);
+                .insert(accountId, r.username(), r.email(), hash, role, secret, now);
             h.attach(ApiKeyDao.class)
                 .insert(
                     keyId,
@@ -78,7 +84,7 @@ public final class AccountService {
     return new AccountCreated(
         accountId,
         r.username(),
-        new AccountCreated.NewApiKey(keyId, key, ApiKeys.displayPrefix(key), now),
+        new NewApiKey(keyId, "default", key, ApiKeys.displayPrefix(key), now, null),
         secret);
   }
 

@@ -100,6 +100,25 @@ public final class JobService {
     return view(row);
   }
 
+  /**
+   * Waits (polling the projection) until the job is terminal or the timeout passes, and returns it
+   * as it is then. Used by the synchronous seed route {@code /predict}.
+   */
+  public JobView awaitTerminal(Caller caller, String jobId, Duration timeout)
+      throws InterruptedException {
+    long end = System.nanoTime() + timeout.toNanos();
+    JobView job = find(caller, jobId);
+    while (!terminal(job.status()) && System.nanoTime() < end) {
+      Thread.sleep(20);
+      job = find(caller, jobId);
+    }
+    return job;
+  }
+
+  private static boolean terminal(String status) {
+    return status.equals("succeeded") || status.equals("failed") || status.equals("canceled");
+  }
+
   JobView view(JobRow r) {
     JobView.Usage usage = null;
     if ("succeeded".equals(r.status()) && r.inputTokens() != null) {

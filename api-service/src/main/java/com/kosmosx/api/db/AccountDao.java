@@ -29,4 +29,26 @@ public interface AccountDao {
       String passwordHash,
       String webhookSecret,
       Instant createdAt);
+
+  @org.jdbi.v3.sqlobject.statement.SqlQuery(
+      "SELECT id, username, password_hash, role, webhook_secret FROM accounts "
+          + "WHERE username = :username AND deleted_at IS NULL")
+  @org.jdbi.v3.sqlobject.config.RegisterConstructorMapper(AccountRow.class)
+  java.util.Optional<AccountRow> findByUsername(String username);
+
+  @org.jdbi.v3.sqlobject.statement.SqlQuery(
+      "SELECT webhook_secret FROM accounts WHERE id = :id AND deleted_at IS NULL")
+  java.util.Optional<String> webhookSecret(String id);
+
+  @SqlUpdate("UPDATE accounts SET webhook_secret = :secret WHERE id = :id AND deleted_at IS NULL")
+  int setWebhookSecret(String id, String secret);
+
+  /**
+   * Closes the account: the username is freed (renamed to a tombstone), the password hash and
+   * webhook secret are overwritten; the row stays, because usage and invoices refer to it.
+   */
+  @SqlUpdate(
+      "UPDATE accounts SET deleted_at = :at, username = 'deleted:' || id, email = '', "
+          + "password_hash = '!', webhook_secret = '' WHERE id = :id AND deleted_at IS NULL")
+  int markDeleted(String id, Instant at);
 }

@@ -50,4 +50,9 @@ public interface JobDao {
       "UPDATE jobs SET status = :status, error_code = :errorCode, error_message = :errorMessage, "
           + "completed_at = :at WHERE id = :id AND status IN ('queued', 'running')")
   int markEnded(String id, String status, String errorCode, String errorMessage, Instant at);
+
+  /** Erases what a client sent and received; status, times and token counts stay for billing. */
+  @SqlUpdate(
+      "UPDATE jobs SET input = NULL, output = NULL, metadata = NULL WHERE account_id = :accountId")
+  int eraseContent(String accountId);
 }

@@ -2,7 +2,7 @@ package com.kosmosx.api.resources;
 
 import com.kosmosx.api.api.JobView;
 import com.kosmosx.api.api.SubmitJobRequest;
-import com.kosmosx.api.auth.ApiKeyRequired;
+import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Caller;
 import com.kosmosx.api.core.JobService;
 import jakarta.ws.rs.Consumes;
@@ -19,7 +19,7 @@ import java.net.URI;
 
 /** Submit and poll jobs. A job of another account is 404, never 403. */
 @Path("/v1/jobs")
-@ApiKeyRequired
+@Authenticated(Authenticated.Scheme.API_KEY)
 @Produces(MediaType.APPLICATION_JSON)
 public final class JobResource {
   private final JobService jobs;
