@@ -55,3 +55,15 @@ CREATE TABLE outbox (
   payload    bytea NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
+
+--changeset kosmosx:3-rate-limits
+-- Fixed-window counters shared by every API instance: one row per bucket and window.
+CREATE TABLE rate_limits (
+  bucket       text NOT NULL,
+  window_start timestamptz NOT NULL,
+  count        integer NOT NULL,
+  PRIMARY KEY (bucket, window_start)
+);
+CREATE INDEX rate_limits_window ON rate_limits (window_start);
+-- The per-account cap on unfinished jobs counts these.
+CREATE INDEX jobs_unfinished ON jobs (account_id) WHERE status IN ('queued', 'running');

@@ -13,14 +13,18 @@ import com.fasterxml.jackson.databind.type.LogicalType;
 import com.kosmosx.api.auth.ApiKeyAuthenticator;
 import com.kosmosx.api.auth.AuthFeature;
 import com.kosmosx.api.auth.BasicAuthenticator;
+import com.kosmosx.api.auth.ClientAddressFilter;
+import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.Backoff;
 import com.kosmosx.api.core.JobEventProjector;
 import com.kosmosx.api.core.JobService;
 import com.kosmosx.api.core.JobValidator;
 import com.kosmosx.api.core.KeyService;
+import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.core.OutboxRelay;
 import com.kosmosx.api.core.Passwords;
+import com.kosmosx.api.core.RateLimiter;
 import com.kosmosx.api.errors.ApiProblemMapper;
 import com.kosmosx.api.errors.BodyLimitFilter;
 import com.kosmosx.api.errors.JsonProblemMapper;
@@ -173,6 +177,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
             new JobValidator(config.jobs.maxContextTokens, config.jobs.defaultMaxTokens),
             Duration.ofMillis(config.jobs.deadline.toMilliseconds()),
             PriceBook.DEFAULT,
+            config.rateLimits.maxUnfinishedJobs,
             relay::wakeUp);
     ApiKeyAuthenticator authenticator =
         new ApiKeyAuthenticator(
@@ -181,28 +186,39 @@ public class ApiApplication extends Application<ApiConfiguration> {
             Duration.ofMillis(config.auth.keyCacheTtl.toMilliseconds()),
             Duration.ofMillis(config.auth.lastUsedFlushInterval.toMilliseconds()));
     env.lifecycle().manage(authenticator);
-    BasicAuthenticator basic = new BasicAuthenticator(jdbi, passwords);
+    RateLimiter limiter = new RateLimiter(jdbi, clock);
+    env.lifecycle().manage(limiter);
+    Limits limits =
+        new Limits(
+            limiter,
+            config.rateLimits.jobSubmissionsPerMinute,
+            config.rateLimits.signupsPerAddressPerHour,
+            config.rateLimits.failedPasswordsPerAddress);
+    BasicAuthenticator basic = new BasicAuthenticator(jdbi, passwords, limits);
     KeyService keys = new KeyService(jdbi, clock, authenticator);
 
     var jersey = env.jersey();
     // API.md promises "Location: /v1/jobs/{id}" as written, not an absolute URL.
     jersey.property(ServerProperties.LOCATION_HEADER_RELATIVE_URI_RESOLUTION_DISABLED, true);
     jersey.register(new BodyLimitFilter(config.maxBodyBytes));
+    jersey.register(ClientAddressFilter.class);
     jersey.register(new AuthFeature(authenticator, basic));
+    jersey.register(new RateLimitHeadersFilter(limits));
     jersey.register(new ApiProblemMapper());
     jersey.register(new JsonProblemMapper());
     jersey.register(new WebApplicationProblemMapper());
     jersey.register(new UnexpectedProblemMapper());
-    jersey.register(new AccountResource(accounts, keys));
+    jersey.register(new AccountResource(accounts, keys, limits));
     jersey.register(new ApiKeyResource(keys));
     jersey.register(new WebhookSecretResource(keys));
-    jersey.register(new JobResource(jobs));
+    jersey.register(new JobResource(jobs, limits));
     jersey.register(
         new SeedCompatResource(
             accounts,
             keys,
             basic,
             jobs,
+            limits,
             Duration.ofMillis(config.jobs.predictTimeout.toMilliseconds())));
 
     env.healthChecks().register("kafka", new KafkaHealthCheck(admin, Topics.all()));

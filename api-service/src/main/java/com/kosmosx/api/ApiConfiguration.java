@@ -63,6 +63,31 @@ public class ApiConfiguration extends Configuration {
     public long unhealthyBacklog = 100_000;
   }
 
+  @Valid @NotNull @JsonProperty public RateLimitSettings rateLimits = new RateLimitSettings();
+
+  /** Limits shared by all instances (PostgreSQL counters). */
+  public static class RateLimitSettings {
+    /** Job submissions per API key per minute (API.md default: 60). */
+    @Min(1)
+    @JsonProperty
+    public int jobSubmissionsPerMinute = 60;
+
+    /** Unfinished (queued or running) jobs per account; more is 429 too_many_pending_jobs. */
+    @Min(1)
+    @JsonProperty
+    public int maxUnfinishedJobs = 100;
+
+    /** Account sign-ups per client address per hour. */
+    @Min(1)
+    @JsonProperty
+    public int signupsPerAddressPerHour = 20;
+
+    /** Failed password checks per client address per 15 minutes before 429. */
+    @Min(1)
+    @JsonProperty
+    public int failedPasswordsPerAddress = 20;
+  }
+
   /** Job limits. */
   public static class JobSettings {
     /** Prompt tokens plus max_tokens may not exceed this (API.md: 20,000). */

@@ -33,6 +33,8 @@ public final class ApiTestApp implements AutoCloseable {
         ConfigOverride.config("kafka.bootstrapServers", SharedPlatform.kafka().bootstrapServers()));
     overrides.add(ConfigOverride.config("auth.bcryptCost", "4"));
     overrides.add(ConfigOverride.config("logging.level", "WARN"));
+    // Every test signs up from 127.0.0.1; tests of the per-address limit set their own.
+    overrides.add(ConfigOverride.config("rateLimits.signupsPerAddressPerHour", "100000"));
     overrides.addAll(List.of(extra));
     support =
         new DropwizardTestSupport<>(

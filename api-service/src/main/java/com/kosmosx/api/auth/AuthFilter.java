@@ -75,7 +75,7 @@ public final class AuthFilter implements ContainerRequestFilter {
       if (userPass == null) {
         return Optional.empty();
       }
-      return basic.authenticate(userPass[0], userPass[1]);
+      return basic.authenticate(userPass[0], userPass[1], ClientAddressFilter.of(ctx));
     }
     if (!schemes.contains(Authenticated.Scheme.API_KEY)) {
       return Optional.empty();

@@ -1,5 +1,6 @@
 package com.kosmosx.api.auth;
 
+import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.core.Passwords;
 import com.kosmosx.api.db.AccountDao;
 import com.kosmosx.api.db.AccountRow;
@@ -15,14 +16,29 @@ public final class BasicAuthenticator {
   private final Jdbi jdbi;
   private final Passwords passwords;
   private final String dummyHash;
+  private final Limits limits;
 
-  public BasicAuthenticator(Jdbi jdbi, Passwords passwords) {
+  public BasicAuthenticator(Jdbi jdbi, Passwords passwords, Limits limits) {
     this.jdbi = jdbi;
     this.passwords = passwords;
+    this.limits = limits;
     this.dummyHash = passwords.hash("not a real password, only here to spend the same time");
   }
 
-  public Optional<Caller> authenticate(String username, String password) {
+  /**
+   * Checks the password; 429 for an address that failed too often, before any bcrypt work, so a
+   * brute-force run costs the attacker time and us nothing.
+   */
+  public Optional<Caller> authenticate(String username, String password, String address) {
+    limits.checkPasswordAttempts(address);
+    Optional<Caller> caller = check(username, password);
+    if (caller.isEmpty()) {
+      limits.recordFailedPassword(address);
+    }
+    return caller;
+  }
+
+  private Optional<Caller> check(String username, String password) {
     if (username == null || password == null || username.length() > 64 || password.length() > 256) {
       return Optional.empty();
     }

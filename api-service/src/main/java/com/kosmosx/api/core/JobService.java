@@ -37,6 +37,7 @@ public final class JobService {
   private final JobValidator validator;
   private final Duration deadline;
   private final PriceBook prices;
+  private final int maxUnfinishedJobs;
   private final Runnable relayWakeUp;
   private final ObjectMapper wire = Json.mapper();
 
@@ -46,7 +47,9 @@ public final class JobService {
       JobValidator validator,
       Duration deadline,
       PriceBook prices,
+      int maxUnfinishedJobs,
       Runnable relayWakeUp) {
+    this.maxUnfinishedJobs = maxUnfinishedJobs;
     this.jdbi = jdbi;
     this.clock = clock;
     this.validator = validator;
@@ -75,15 +78,26 @@ public final class JobService {
     String metadataJson = metadata == null ? null : write(metadata);
     jdbi.useTransaction(
         h -> {
-          h.attach(JobDao.class)
-              .insert(
-                  jobId,
-                  caller.accountId(),
-                  JobType.TEXT.wire(),
-                  Topics.SHARED_LANE,
-                  inputJson,
-                  metadataJson,
-                  now);
+          JobDao dao = h.attach(JobDao.class);
+          // One submitter per account at a time past this point, so the cap holds exactly even
+          // with concurrent submissions on several instances.
+          dao.lockAccount(caller.accountId());
+          if (dao.countUnfinished(caller.accountId()) >= maxUnfinishedJobs) {
+            throw ApiProblem.tooMany(
+                "too_many_pending_jobs",
+                "This account has "
+                    + maxUnfinishedJobs
+                    + " unfinished jobs; wait for some to finish.",
+                5);
+          }
+          dao.insert(
+              jobId,
+              caller.accountId(),
+              JobType.TEXT.wire(),
+              Topics.SHARED_LANE,
+              inputJson,
+              metadataJson,
+              now);
           h.attach(OutboxDao.class).insert(topic.name(), jobId, payload);
         });
     relayWakeUp.run();

@@ -51,6 +51,14 @@ public interface JobDao {
           + "completed_at = :at WHERE id = :id AND status IN ('queued', 'running')")
   int markEnded(String id, String status, String errorCode, String errorMessage, Instant at);
 
+  /** Serialises submissions of one account until the transaction ends. */
+  @SqlQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(:accountId))) AS locked")
+  int lockAccount(String accountId);
+
+  @SqlQuery(
+      "SELECT count(*) FROM jobs WHERE account_id = :accountId AND status IN ('queued', 'running')")
+  int countUnfinished(String accountId);
+
   /** Erases what a client sent and received; status, times and token counts stay for billing. */
   @SqlUpdate(
       "UPDATE jobs SET input = NULL, output = NULL, metadata = NULL WHERE account_id = :accountId")

@@ -13,6 +13,7 @@ public final class ApiProblem extends RuntimeException {
   private final String code;
   private final String title;
   private final Map<String, Object> extensions;
+  private final Map<String, String> headers = new LinkedHashMap<>();
 
   public ApiProblem(int status, String code, String title, String detail) {
     this(status, code, title, detail, Map.of());
@@ -25,6 +26,27 @@ public final class ApiProblem extends RuntimeException {
     this.code = code;
     this.title = title;
     this.extensions = new LinkedHashMap<>(extensions);
+  }
+
+  /** Adds a response header (e.g. {@code Retry-After}). */
+  public ApiProblem withHeader(String name, String value) {
+    headers.put(name, value);
+    return this;
+  }
+
+  public Map<String, String> headers() {
+    return headers;
+  }
+
+  /** 429 with an integer {@code Retry-After}. */
+  public static ApiProblem tooMany(String code, String detail, long retryAfterSeconds) {
+    return new ApiProblem(
+            429,
+            code,
+            code.equals("rate_limited") ? "Rate limited" : "Too many pending jobs",
+            detail,
+            Map.of("retry_after_seconds", retryAfterSeconds))
+        .withHeader("Retry-After", Long.toString(retryAfterSeconds));
   }
 
   public static ApiProblem validation(String detail) {

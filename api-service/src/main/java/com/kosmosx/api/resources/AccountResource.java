@@ -4,13 +4,16 @@ import com.kosmosx.api.api.AccountCreated;
 import com.kosmosx.api.api.CreateAccountRequest;
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Authenticated.Scheme;
+import com.kosmosx.api.auth.ClientAddressFilter;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.KeyService;
+import com.kosmosx.api.core.Limits;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
@@ -22,15 +25,18 @@ import jakarta.ws.rs.core.SecurityContext;
 public final class AccountResource {
   private final AccountService accounts;
   private final KeyService keys;
+  private final Limits limits;
 
-  public AccountResource(AccountService accounts, KeyService keys) {
+  public AccountResource(AccountService accounts, KeyService keys, Limits limits) {
     this.accounts = accounts;
     this.keys = keys;
+    this.limits = limits;
   }
 
   @POST
   @Consumes(MediaType.APPLICATION_JSON)
-  public Response create(CreateAccountRequest request) {
+  public Response create(@Context ContainerRequestContext ctx, CreateAccountRequest request) {
+    limits.admitSignup(ClientAddressFilter.of(ctx));
     AccountCreated created = accounts.create(request);
     return Response.status(201).entity(created).build();
   }

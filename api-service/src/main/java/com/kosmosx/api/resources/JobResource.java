@@ -4,13 +4,16 @@ import com.kosmosx.api.api.JobView;
 import com.kosmosx.api.api.SubmitJobRequest;
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Caller;
+import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.JobService;
+import com.kosmosx.api.core.Limits;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
@@ -23,15 +26,22 @@ import java.net.URI;
 @Produces(MediaType.APPLICATION_JSON)
 public final class JobResource {
   private final JobService jobs;
+  private final Limits limits;
 
-  public JobResource(JobService jobs) {
+  public JobResource(JobService jobs, Limits limits) {
     this.jobs = jobs;
+    this.limits = limits;
   }
 
   @POST
   @Consumes(MediaType.APPLICATION_JSON)
-  public Response submit(@Context SecurityContext security, SubmitJobRequest request) {
-    JobView job = jobs.submit(caller(security), request);
+  public Response submit(
+      @Context SecurityContext security,
+      @Context ContainerRequestContext ctx,
+      SubmitJobRequest request) {
+    Caller caller = caller(security);
+    ctx.setProperty(RateLimitHeadersFilter.DECISION, limits.admitSubmission(caller));
+    JobView job = jobs.submit(caller, request);
     return Response.accepted(job).location(URI.create(job.urls().get())).build();
   }
 

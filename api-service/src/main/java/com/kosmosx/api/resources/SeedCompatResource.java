@@ -10,14 +10,17 @@ import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Authenticated.Scheme;
 import com.kosmosx.api.auth.BasicAuthenticator;
 import com.kosmosx.api.auth.Caller;
+import com.kosmosx.api.auth.ClientAddressFilter;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.JobService;
 import com.kosmosx.api.core.KeyService;
+import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.errors.ApiProblem;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
@@ -39,13 +42,16 @@ public final class SeedCompatResource {
   private final BasicAuthenticator basic;
   private final JobService jobs;
   private final Duration predictTimeout;
+  private final Limits limits;
 
   public SeedCompatResource(
       AccountService accounts,
       KeyService keys,
       BasicAuthenticator basic,
       JobService jobs,
+      Limits limits,
       Duration predictTimeout) {
+    this.limits = limits;
     this.accounts = accounts;
     this.keys = keys;
     this.basic = basic;
@@ -55,7 +61,8 @@ public final class SeedCompatResource {
 
   @POST
   @Path("register")
-  public Response register(SeedRequests.Register r) {
+  public Response register(@Context ContainerRequestContext ctx, SeedRequests.Register r) {
+    limits.admitSignup(ClientAddressFilter.of(ctx));
     if (r == null) {
       throw ApiProblem.validation("A JSON body is required.");
     }
@@ -74,15 +81,17 @@ public final class SeedCompatResource {
 
   @POST
   @Path("rotate_api_key")
-  public Map<String, String> rotate(SeedRequests.Credentials r) {
-    Caller caller = login(r);
+  public Map<String, String> rotate(
+      @Context ContainerRequestContext ctx, SeedRequests.Credentials r) {
+    Caller caller = login(r, ClientAddressFilter.of(ctx));
     return Map.of("api_key", keys.rotate(caller, new RotateKeyRequest(0L)).key());
   }
 
   @POST
   @Path("delete_account")
-  public Map<String, String> delete(SeedRequests.Credentials r) {
-    keys.closeAccount(login(r));
+  public Map<String, String> delete(
+      @Context ContainerRequestContext ctx, SeedRequests.Credentials r) {
+    keys.closeAccount(login(r, ClientAddressFilter.of(ctx)));
     return Map.of("detail", "Account deleted");
   }
 
@@ -96,6 +105,7 @@ public final class SeedCompatResource {
       throw ApiProblem.validation("Field 'text' is required.", "text");
     }
     Caller caller = ApiKeyResource.caller(sc);
+    limits.admitSubmission(caller);
     JobView submitted =
         jobs.submit(
             caller,
@@ -129,12 +139,12 @@ public final class SeedCompatResource {
     }
   }
 
-  private Caller login(SeedRequests.Credentials r) {
+  private Caller login(SeedRequests.Credentials r, String address) {
     if (r == null) {
       throw ApiProblem.validation("A JSON body is required.");
     }
     return basic
-        .authenticate(r.username(), r.password())
+        .authenticate(r.username(), r.password(), address)
         .orElseThrow(
             () ->
                 new ApiProblem(

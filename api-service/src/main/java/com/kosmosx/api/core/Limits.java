@@ -1,0 +1,81 @@
+package com.kosmosx.api.core;
+
+import com.kosmosx.api.auth.Caller;
+import com.kosmosx.api.errors.ApiProblem;
+import java.time.Duration;
+
+/**
+ * The rate-limit policy: job submissions per key per minute, sign-ups per address per hour, and
+ * failed password checks per address per 15 minutes (brute force). Counters are shared by every API
+ * instance through {@link RateLimiter}.
+ */
+public final class Limits {
+  public static final Duration MINUTE = Duration.ofMinutes(1);
+  static final Duration HOUR = Duration.ofHours(1);
+  static final Duration FAILED_PASSWORD_WINDOW = Duration.ofMinutes(15);
+
+  private final RateLimiter limiter;
+  private final int submissionsPerMinute;
+  private final int signupsPerHour;
+  private final int failedPasswordsPerWindow;
+
+  public Limits(
+      RateLimiter limiter,
+      int submissionsPerMinute,
+      int signupsPerHour,
+      int failedPasswordsPerWindow) {
+    this.limiter = limiter;
+    this.submissionsPerMinute = submissionsPerMinute;
+    this.signupsPerHour = signupsPerHour;
+    this.failedPasswordsPerWindow = failedPasswordsPerWindow;
+  }
+
+  /** Counts a job submission; 429 {@code rate_limited} over the key's limit. */
+  public RateLimiter.Decision admitSubmission(Caller caller) {
+    RateLimiter.Decision d = limiter.hit(submissionBucket(caller), submissionsPerMinute, MINUTE);
+    if (!d.allowed()) {
+      throw ApiProblem.tooMany(
+          "rate_limited",
+          "This key may submit " + submissionsPerMinute + " jobs a minute.",
+          d.resetSeconds());
+    }
+    return d;
+  }
+
+  /** The submission limit's state, for the RateLimit-* headers of other calls. */
+  public RateLimiter.Decision submissionState(Caller caller) {
+    return limiter.peek(submissionBucket(caller), submissionsPerMinute, MINUTE);
+  }
+
+  public void admitSignup(String address) {
+    RateLimiter.Decision d = limiter.hit("signup:ip:" + address, signupsPerHour, HOUR);
+    if (!d.allowed()) {
+      throw ApiProblem.tooMany(
+          "rate_limited", "Too many sign-ups from this address; try later.", d.resetSeconds());
+    }
+  }
+
+  /** Refuses password checks from an address that failed too often (before any bcrypt work). */
+  public void checkPasswordAttempts(String address) {
+    RateLimiter.Decision d =
+        limiter.peek(failedBucket(address), failedPasswordsPerWindow, FAILED_PASSWORD_WINDOW);
+    if (!d.allowed()) {
+      throw ApiProblem.tooMany(
+          "rate_limited",
+          "Too many failed sign-ins from this address; try again later.",
+          d.resetSeconds());
+    }
+  }
+
+  public void recordFailedPassword(String address) {
+    limiter.hit(failedBucket(address), failedPasswordsPerWindow, FAILED_PASSWORD_WINDOW);
+  }
+
+  private static String submissionBucket(Caller caller) {
+    return "jobs:key:" + caller.keyId();
+  }
+
+  private static String failedBucket(String address) {
+    return "pwfail:ip:" + address;
+  }
+}

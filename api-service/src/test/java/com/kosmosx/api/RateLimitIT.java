@@ -1,0 +1,168 @@
+package com.kosmosx.api;
+
+import static com.kosmosx.api.ApiServiceIT.assertProblem;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.kosmosx.platform.SharedPlatform;
+import io.dropwizard.testing.ConfigOverride;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Limits shared by several API instances through PostgreSQL. */
+class RateLimitIT {
+  private static final String JOB =
+      "{\"type\":\"text\",\"input\":{\"prompt\":\"hi\",\"max_tokens\":1}}";
+  private static ApiTestApp a;
+  private static ApiTestApp b;
+  private static ApiTestApp strict;
+  private static String strictKey;
+
+  @BeforeAll
+  static void start() throws Exception {
+    String db = SharedPlatform.freshDatabase("ratelimit_it");
+    ConfigOverride[] shared = {
+      ConfigOverride.config("rateLimits.jobSubmissionsPerMinute", "40"),
+      ConfigOverride.config("rateLimits.maxUnfinishedJobs", "100000"),
+      ConfigOverride.config("rateLimits.failedPasswordsPerAddress", "20"),
+      // The relay would publish to Kafka; these tests only count admissions.
+      ConfigOverride.config("outbox.relayEnabled", "false")
+    };
+    a = new ApiTestApp("config.yml", db, shared).start();
+    b = new ApiTestApp("config.yml", db, shared).start();
+    strict =
+        new ApiTestApp(
+                "config.yml",
+                SharedPlatform.freshDatabase("ratelimit_strict"),
+                ConfigOverride.config("rateLimits.maxUnfinishedJobs", "3"),
+                ConfigOverride.config("rateLimits.signupsPerAddressPerHour", "4"),
+                ConfigOverride.config("outbox.relayEnabled", "false"))
+            .start();
+    strictKey = strict.newAccountKey("pj" + UUID.randomUUID().toString().substring(0, 8));
+  }
+
+  @AfterAll
+  static void stop() {
+    strict.close();
+    b.close();
+    a.close();
+  }
+
+  @Test
+  void twoInstancesEnforceOneSharedSubmissionLimit() throws Exception {
+    String key = a.newAccountKey("rl" + UUID.randomUUID().toString().substring(0, 8));
+    // Stay inside one one-minute window.
+    while (Instant.now().getEpochSecond() % 60 > 30) {
+      Thread.sleep(500);
+    }
+    int accepted = 0;
+    HttpResponse<String> limited = null;
+    for (int i = 0; i < 100; i++) {
+      var r = (i % 2 == 0 ? a : b).postJson("/v1/jobs", JOB, "X-API-Key", key);
+      if (r.statusCode() == 202) {
+        accepted++;
+      } else {
+        limited = r;
+      }
+    }
+    System.out.printf(
+        "shared limit 40/min, 100 submissions over 2 instances: %d accepted%n", accepted);
+    assertThat(accepted).isBetween(38, 42);
+    assertProblem(limited, 429, "rate_limited");
+    long retryAfter = Long.parseLong(limited.headers().firstValue("Retry-After").orElseThrow());
+    assertThat(retryAfter).isBetween(1L, 60L);
+    assertThat(limited.headers().firstValue("RateLimit-Remaining")).hasValue("0");
+    assertThat(limited.headers().firstValue("RateLimit-Limit")).hasValue("40");
+  }
+
+  @Test
+  void everyAuthenticatedAnswerCarriesRateLimitHeaders() throws Exception {
+    String key = a.newAccountKey("hd" + UUID.randomUUID().toString().substring(0, 8));
+    var submitted = a.postJson("/v1/jobs", JOB, "X-API-Key", key);
+    String id = ApiTestApp.json(submitted).path("id").asText();
+    for (var r :
+        new HttpResponse[] {
+          submitted,
+          a.get("/v1/jobs/" + id, "X-API-Key", key),
+          b.get("/v1/jobs/job_unknown", "X-API-Key", key),
+          b.get("/v1/api-keys", "Authorization", "Bearer " + key)
+        }) {
+      assertThat(r.headers().firstValue("RateLimit-Limit")).hasValue("40");
+      int remaining =
+          Integer.parseInt(r.headers().firstValue("RateLimit-Remaining").orElseThrow().toString());
+      assertThat(remaining).isBetween(0, 39);
+      int reset =
+          Integer.parseInt(r.headers().firstValue("RateLimit-Reset").orElseThrow().toString());
+      assertThat(reset).isBetween(1, 60);
+    }
+    assertThat(a.get("/v1/jobs/x").headers().firstValue("RateLimit-Limit")).isEmpty();
+  }
+
+  @Test
+  void aThousandWrongPasswordsFromOneAddressAreThrottled() throws Exception {
+    String user = "bf" + UUID.randomUUID().toString().substring(0, 8);
+    a.newAccountKey(user);
+    String wrong =
+        "Basic "
+            + Base64.getEncoder()
+                .encodeToString((user + ":not the password").getBytes(StandardCharsets.UTF_8));
+    int unauthorized = 0;
+    int throttled = 0;
+    long t0 = System.nanoTime();
+    for (int i = 0; i < 1000; i++) {
+      var r = (i % 2 == 0 ? a : b).get("/v1/api-keys", "Authorization", wrong);
+      if (r.statusCode() == 401) {
+        unauthorized++;
+      } else if (r.statusCode() == 429) {
+        throttled++;
+        assertThat(r.headers().firstValue("Retry-After")).isPresent();
+      }
+    }
+    System.out.printf(
+        "1000 wrong passwords: %d checked (401), %d throttled (429) in %d ms%n",
+        unauthorized, throttled, (System.nanoTime() - t0) / 1_000_000);
+    assertThat(unauthorized).isEqualTo(20);
+    assertThat(throttled).isEqualTo(980);
+  }
+
+  @Test
+  void anAccountCannotPileUpUnfinishedJobs() throws Exception {
+    String key = strictKey;
+    for (int i = 0; i < 3; i++) {
+      assertThat(strict.postJson("/v1/jobs", JOB, "X-API-Key", key).statusCode()).isEqualTo(202);
+    }
+    var r = strict.postJson("/v1/jobs", JOB, "X-API-Key", key);
+    assertProblem(r, 429, "too_many_pending_jobs");
+    assertThat(r.headers().firstValue("Retry-After")).isPresent();
+  }
+
+  @Test
+  void signUpsFromOneAddressAreLimited() throws Exception {
+    int created = 0;
+    HttpResponse<String> last = null;
+    for (int i = 0; i < 6; i++) {
+      String user = "su" + UUID.randomUUID().toString().substring(0, 8);
+      last =
+          strict.postJson(
+              "/v1/accounts",
+              "{\"username\":\""
+                  + user
+                  + "\",\"email\":\"s@example.com\",\"password\":\"long enough pw\"}");
+      if (last.statusCode() == 201) {
+        created++;
+      }
+    }
+    // One of the 4 allowed sign-ups was spent in setUp.
+    assertThat(created).isEqualTo(3);
+    assertProblem(last, 429, "rate_limited");
+    assertProblem(
+        strict.postJson("/register", "{\"username\":\"zz\",\"password\":\"long enough\"}"),
+        429,
+        "rate_limited");
+  }
+}
