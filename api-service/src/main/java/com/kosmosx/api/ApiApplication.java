@@ -34,6 +34,7 @@ import com.kosmosx.api.health.KafkaHealthCheck;
 import com.kosmosx.api.health.OutboxHealthCheck;
 import com.kosmosx.api.resources.AccountResource;
 import com.kosmosx.api.resources.ApiKeyResource;
+import com.kosmosx.api.resources.DocsResource;
 import com.kosmosx.api.resources.JobResource;
 import com.kosmosx.api.resources.SeedCompatResource;
 import com.kosmosx.api.resources.WebhookSecretResource;
@@ -212,6 +213,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new ApiKeyResource(keys));
     jersey.register(new WebhookSecretResource(keys));
     jersey.register(new JobResource(jobs, limits));
+    jersey.register(new DocsResource());
     jersey.register(
         new SeedCompatResource(
             accounts,

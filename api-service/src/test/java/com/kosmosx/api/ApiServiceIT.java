@@ -169,6 +169,22 @@ class ApiServiceIT {
   }
 
   @Test
+  void servesTheOpenApiDocumentAndSwaggerUi() throws Exception {
+    var spec = app.get("/openapi.json");
+    assertThat(spec.statusCode()).isEqualTo(200);
+    assertThat(ApiTestApp.json(spec).path("openapi").asText()).startsWith("3.");
+    assertThat(ApiTestApp.json(spec).path("paths").has("/v1/jobs")).isTrue();
+    var ui = app.get("/docs");
+    assertThat(ui.statusCode()).isEqualTo(200);
+    assertThat(ui.body()).contains("SwaggerUIBundle").contains("/openapi.json");
+    var js = app.get("/docs/swagger-ui-bundle.js");
+    assertThat(js.statusCode()).isEqualTo(200);
+    assertThat(js.body().length()).isGreaterThan(100_000);
+    assertThat(app.get("/docs/../../etc/passwd").statusCode()).isIn(400, 404);
+    assertThat(app.get("/docs/index.html").statusCode()).isEqualTo(404);
+  }
+
+  @Test
   void anotherAccountsJobIsNotFound() throws Exception {
     String owner = app.newAccountKey(unique("dave"));
     String other = app.newAccountKey(unique("erin"));
