@@ -36,6 +36,7 @@ import com.kosmosx.api.resources.AccountResource;
 import com.kosmosx.api.resources.ApiKeyResource;
 import com.kosmosx.api.resources.DocsResource;
 import com.kosmosx.api.resources.JobResource;
+import com.kosmosx.api.resources.PingResource;
 import com.kosmosx.api.resources.SeedCompatResource;
 import com.kosmosx.api.resources.WebhookSecretResource;
 import com.kosmosx.contracts.PriceBook;
@@ -214,6 +215,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new WebhookSecretResource(keys));
     jersey.register(new JobResource(jobs, limits));
     jersey.register(new DocsResource());
+    jersey.register(new PingResource());
     jersey.register(
         new SeedCompatResource(
             accounts,

@@ -18,6 +18,13 @@ public final class Limits {
   private final int submissionsPerMinute;
   private final int signupsPerHour;
   private final int failedPasswordsPerWindow;
+  // The headers of non-submission answers read the counter through this cache, so a busy key's
+  // GETs do not each cost a database read; submissions always count exactly.
+  private final com.github.benmanes.caffeine.cache.Cache<String, RateLimiter.Decision> states =
+      com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+          .expireAfterWrite(java.time.Duration.ofSeconds(1))
+          .maximumSize(100_000)
+          .build();
 
   public Limits(
       RateLimiter limiter,
@@ -33,6 +40,7 @@ public final class Limits {
   /** Counts a job submission; 429 {@code rate_limited} over the key's limit. */
   public RateLimiter.Decision admitSubmission(Caller caller) {
     RateLimiter.Decision d = limiter.hit(submissionBucket(caller), submissionsPerMinute, MINUTE);
+    states.put(submissionBucket(caller), d);
     if (!d.allowed()) {
       throw ApiProblem.tooMany(
           "rate_limited",
@@ -42,9 +50,9 @@ public final class Limits {
     return d;
   }
 
-  /** The submission limit's state, for the RateLimit-* headers of other calls. */
+  /** The submission limit's state (at most 1 s old), for the RateLimit-* headers of other calls. */
   public RateLimiter.Decision submissionState(Caller caller) {
-    return limiter.peek(submissionBucket(caller), submissionsPerMinute, MINUTE);
+    return states.get(submissionBucket(caller), b -> limiter.peek(b, submissionsPerMinute, MINUTE));
   }
 
   public void admitSignup(String address) {

@@ -20,6 +20,7 @@ class OpenApiContractTest {
           WebhookSecretResource.class,
           JobResource.class,
           SeedCompatResource.class,
+          PingResource.class,
           DocsResource.class);
 
   /** Swagger UI itself is not part of the API it describes. */
@@ -61,7 +62,7 @@ class OpenApiContractTest {
                     .forEachRemaining(m -> documented.add(m.toUpperCase() + " " + p.getKey())));
     assertThat(implemented)
         .contains("POST /v1/jobs", "GET /v1/jobs/{id}", "DELETE /v1/api-keys/{id}");
-    assertThat(implemented).hasSize(15);
+    assertThat(implemented).hasSize(17);
     assertThat(documented).isEqualTo(implemented);
   }
 
