@@ -33,6 +33,7 @@ import com.kosmosx.api.errors.WebApplicationProblemMapper;
 import com.kosmosx.api.health.KafkaHealthCheck;
 import com.kosmosx.api.health.OutboxHealthCheck;
 import com.kosmosx.api.resources.AccountResource;
+import com.kosmosx.api.resources.AdminResource;
 import com.kosmosx.api.resources.ApiKeyResource;
 import com.kosmosx.api.resources.DocsResource;
 import com.kosmosx.api.resources.JobResource;
@@ -216,6 +217,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new JobResource(jobs, limits));
     jersey.register(new DocsResource());
     jersey.register(new PingResource());
+    jersey.register(new AdminResource(keys));
     jersey.register(
         new SeedCompatResource(
             accounts,

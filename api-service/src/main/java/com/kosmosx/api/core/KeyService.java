@@ -121,6 +121,19 @@ public final class KeyService {
     LOG.info("account {} closed", caller.accountId());
   }
 
+  /** Changes an account's role; its keys carry the new role on every instance within the TTL. */
+  public void setRole(String accountId, Caller.Role role) {
+    int n =
+        jdbi.withExtension(
+            AccountDao.class,
+            dao -> dao.setRole(accountId, role.name().toLowerCase(java.util.Locale.ROOT)));
+    if (n == 0) {
+      throw ApiProblem.notFound("Account " + accountId);
+    }
+    authenticator.invalidateAll();
+    LOG.info("account {} now has role {}", accountId, role);
+  }
+
   public String webhookSecret(Caller caller) {
     return jdbi.withExtension(AccountDao.class, dao -> dao.webhookSecret(caller.accountId()))
         .orElseThrow(() -> ApiProblem.notFound("Account"));

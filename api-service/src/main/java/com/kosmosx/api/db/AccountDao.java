@@ -40,6 +40,9 @@ public interface AccountDao {
       "SELECT webhook_secret FROM accounts WHERE id = :id AND deleted_at IS NULL")
   java.util.Optional<String> webhookSecret(String id);
 
+  @SqlUpdate("UPDATE accounts SET role = :role WHERE id = :id AND deleted_at IS NULL")
+  int setRole(String id, String role);
+
   @SqlUpdate("UPDATE accounts SET webhook_secret = :secret WHERE id = :id AND deleted_at IS NULL")
   int setWebhookSecret(String id, String secret);
 

@@ -21,6 +21,7 @@ class OpenApiContractTest {
           JobResource.class,
           SeedCompatResource.class,
           PingResource.class,
+          AdminResource.class,
           DocsResource.class);
 
   /** Swagger UI itself is not part of the API it describes. */
@@ -62,7 +63,7 @@ class OpenApiContractTest {
                     .forEachRemaining(m -> documented.add(m.toUpperCase() + " " + p.getKey())));
     assertThat(implemented)
         .contains("POST /v1/jobs", "GET /v1/jobs/{id}", "DELETE /v1/api-keys/{id}");
-    assertThat(implemented).hasSize(17);
+    assertThat(implemented).hasSize(18);
     assertThat(documented).isEqualTo(implemented);
   }
 
