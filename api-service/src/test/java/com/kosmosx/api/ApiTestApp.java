@@ -78,6 +78,64 @@ public final class ApiTestApp implements AutoCloseable {
     return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** Raw bytes (invalid UTF-8, huge bodies); chunked when {@code chunked}, else Content-Length. */
+  public HttpResponse<String> sendBytes(
+      String method,
+      String path,
+      String contentType,
+      byte[] body,
+      boolean chunked,
+      String... headers)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(baseUrl() + path)).timeout(Duration.ofSeconds(30));
+    if (contentType != null) {
+      b.header("Content-Type", contentType);
+    }
+    for (int i = 0; i + 1 < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    b.method(
+        method,
+        chunked
+            ? HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body))
+            : HttpRequest.BodyPublishers.ofByteArray(body));
+    // Bounded: a client still uploading when the server has already answered must not hang a test.
+    // A fresh client per call: after refusing a body the server closes the connection, and a
+    // pooled one would hand that dead connection to the next case.
+    HttpClient fresh = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    return fresh
+        .sendAsync(b.build(), HttpResponse.BodyHandlers.ofString())
+        .get(60, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  /**
+   * Announces a body of {@code declaredLength} bytes, sends only the first 64 KiB, and reads the
+   * answer: what a server that refuses oversized bodies by their Content-Length must handle without
+   * waiting for (or reading) the rest. Returns the status line and the body.
+   */
+  public String[] oversizedPost(String path, long declaredLength) throws Exception {
+    try (java.net.Socket socket = new java.net.Socket("localhost", support.getLocalPort())) {
+      socket.setSoTimeout(30_000);
+      var out = socket.getOutputStream();
+      out.write(
+          ("POST "
+                  + path
+                  + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  + "Content-Length: "
+                  + declaredLength
+                  + "\r\nConnection: close\r\n\r\n")
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.write(new byte[65_536]);
+      out.flush();
+      String response =
+          new String(
+              socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      int split = response.indexOf("\r\n\r\n");
+      return new String[] {response.substring(0, split), response.substring(split + 4)};
+    }
+  }
+
   public HttpResponse<String> postJson(String path, String body, String... headers)
       throws Exception {
     return send("POST", path, "application/json", body, headers);
