@@ -141,6 +141,27 @@ class EndToEndIT {
 
   @Test
   @Order(2)
+  void theSeedPredictRouteAnswersSynchronouslyFromTheModel() throws Exception {
+    String user = "pred" + UUID.randomUUID().toString().substring(0, 8);
+    String key =
+        post("/register", "{\"username\":\"" + user + "\",\"password\":\"long enough pw\"}", null)
+            .path("api_key")
+            .asText();
+    HttpResponse<String> r =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create("http://localhost:" + api.getLocalPort() + "/predict"))
+                .header("Content-Type", "application/json")
+                .header("x-api-key", key)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"text\":\"Once upon a time\"}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(JSON.readTree(r.body()).path("response").asText()).isNotBlank();
+  }
+
+  @Test
+  @Order(3)
   void jobsAcceptedWhileTheBrokerIsDownAllFinishOnceItIsBack() throws Exception {
     String user = "outage" + UUID.randomUUID().toString().substring(0, 8);
     String key =
