@@ -29,8 +29,10 @@ class AccountsAndKeysIT {
   @BeforeAll
   static void start() throws Exception {
     jdbcUrl = SharedPlatform.freshDatabase("accounts_it");
-    app = new ApiTestApp("config.yml", jdbcUrl).start();
-    second = new ApiTestApp("config.yml", jdbcUrl).start();
+    // Fast last_used_at flushes, so the test sees them without waiting 5 s.
+    var flush = io.dropwizard.testing.ConfigOverride.config("auth.lastUsedFlushInterval", "200ms");
+    app = new ApiTestApp("config.yml", jdbcUrl, flush).start();
+    second = new ApiTestApp("config.yml", jdbcUrl, flush).start();
   }
 
   @AfterAll
@@ -93,6 +95,21 @@ class AccountsAndKeysIT {
   }
 
   @Test
+  void lastUsedIsRecordedByTheBatchedFlush() throws Exception {
+    Account a = newAccount();
+    for (int i = 0; i < 20; i++) {
+      status(i % 2 == 0 ? app : second, a.key());
+    }
+    long end = System.nanoTime() + 5_000_000_000L;
+    JsonNode key;
+    do {
+      Thread.sleep(100);
+      key = ApiTestApp.json(app.get("/v1/api-keys", "X-API-Key", a.key())).path("data").get(0);
+    } while (key.path("last_used_at").isNull() && System.nanoTime() < end);
+    assertThat(key.path("last_used_at").asText()).endsWith("Z");
+  }
+
+  @Test
   void creatingAKeyTakesThePasswordAndShowsTheKeyOnce() throws Exception {
     Account a = newAccount();
     var created =
@@ -147,8 +164,11 @@ class AccountsAndKeysIT {
     issuedSecrets.add(fresh);
     assertThat(status(app, a.key())).isEqualTo(200);
     assertThat(status(app, fresh)).isEqualTo(200);
+    assertThat(status(second, a.key())).isEqualTo(200);
     Thread.sleep(2_100);
     assertThat(status(app, a.key())).isEqualTo(401);
+    // Expiry needs no invalidation: every instance compares the cached expiry with its clock.
+    assertThat(status(second, a.key())).isEqualTo(401);
     assertThat(status(app, fresh)).isEqualTo(200);
     assertProblem(
         app.postJson("/v1/api-keys/rotate", "{\"grace_seconds\":-1}", "Authorization", basic(a)),
