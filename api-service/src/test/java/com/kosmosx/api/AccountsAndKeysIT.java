@@ -30,7 +30,7 @@ class AccountsAndKeysIT {
   static void start() throws Exception {
     jdbcUrl = SharedPlatform.freshDatabase("accounts_it");
     // Fast last_used_at flushes, so the test sees them without waiting 5 s.
-    var flush = io.dropwizard.testing.ConfigOverride.config("auth.lastUsedFlushInterval", "200ms");
+    var flush = ApiTestApp.setting("auth.lastUsedFlushInterval", "200ms");
     app = new ApiTestApp("config.yml", jdbcUrl, flush).start();
     second = new ApiTestApp("config.yml", jdbcUrl, flush).start();
   }

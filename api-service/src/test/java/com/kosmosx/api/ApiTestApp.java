@@ -10,8 +10,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * A real api-service on random ports against the shared embedded broker and a database of the
@@ -24,21 +24,33 @@ public final class ApiTestApp implements AutoCloseable {
 
   private final DropwizardTestSupport<ApiConfiguration> support;
 
-  public ApiTestApp(String configPath, String jdbcUrl, ConfigOverride... extra) {
-    List<ConfigOverride> overrides = new ArrayList<>();
-    overrides.add(ConfigOverride.config("server.applicationConnectors[0].port", "0"));
-    overrides.add(ConfigOverride.config("server.adminConnectors[0].port", "0"));
-    overrides.add(ConfigOverride.config("database.url", jdbcUrl));
-    overrides.add(
-        ConfigOverride.config("kafka.bootstrapServers", SharedPlatform.kafka().bootstrapServers()));
-    overrides.add(ConfigOverride.config("auth.bcryptCost", "4"));
-    overrides.add(ConfigOverride.config("logging.level", "WARN"));
+  /** One configuration setting; a test's settings replace the defaults with the same key. */
+  public record Setting(String key, String value) {}
+
+  public static Setting setting(String key, String value) {
+    return new Setting(key, value);
+  }
+
+  public ApiTestApp(String configPath, String jdbcUrl, Setting... extra) {
+    // Keyed, so a test's setting replaces the default: DropwizardTestSupport keeps overrides in a
+    // Set, and two overrides of one key would apply in an arbitrary order.
+    Map<String, String> settings = new LinkedHashMap<>();
+    settings.put("server.applicationConnectors[0].port", "0");
+    settings.put("server.adminConnectors[0].port", "0");
+    settings.put("database.url", jdbcUrl);
+    settings.put("kafka.bootstrapServers", SharedPlatform.kafka().bootstrapServers());
+    settings.put("auth.bcryptCost", "4");
+    settings.put("logging.level", "WARN");
     // Every test signs up from 127.0.0.1; tests of the per-address limit set their own.
-    overrides.add(ConfigOverride.config("rateLimits.signupsPerAddressPerHour", "100000"));
-    overrides.addAll(List.of(extra));
-    support =
-        new DropwizardTestSupport<>(
-            ApiApplication.class, configPath, overrides.toArray(new ConfigOverride[0]));
+    settings.put("rateLimits.signupsPerAddressPerHour", "100000");
+    for (Setting s : extra) {
+      settings.put(s.key(), s.value());
+    }
+    ConfigOverride[] overrides =
+        settings.entrySet().stream()
+            .map(e -> ConfigOverride.config(e.getKey(), e.getValue()))
+            .toArray(ConfigOverride[]::new);
+    support = new DropwizardTestSupport<>(ApiApplication.class, configPath, overrides);
   }
 
   public ApiTestApp start() throws Exception {

@@ -3,7 +3,6 @@ package com.kosmosx.api;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.kosmosx.platform.SharedPlatform;
-import io.dropwizard.testing.ConfigOverride;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
@@ -25,7 +24,7 @@ class OutboxDurabilityIT {
 
     // Given an instance whose relay never runs (it "dies" right after answering)
     try (ApiTestApp doomed =
-        new ApiTestApp("config.yml", jdbcUrl, ConfigOverride.config("outbox.relayEnabled", "false"))
+        new ApiTestApp("config.yml", jdbcUrl, ApiTestApp.setting("outbox.relayEnabled", "false"))
             .start()) {
       String key = doomed.newAccountKey("outbox_user");
       for (int i = 0; i < 5; i++) {

@@ -4,7 +4,6 @@ import static com.kosmosx.api.ApiServiceIT.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.kosmosx.platform.SharedPlatform;
-import io.dropwizard.testing.ConfigOverride;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -22,16 +21,17 @@ class RateLimitIT {
   private static ApiTestApp b;
   private static ApiTestApp strict;
   private static String strictKey;
+  private static String db;
 
   @BeforeAll
   static void start() throws Exception {
-    String db = SharedPlatform.freshDatabase("ratelimit_it");
-    ConfigOverride[] shared = {
-      ConfigOverride.config("rateLimits.jobSubmissionsPerMinute", "40"),
-      ConfigOverride.config("rateLimits.maxUnfinishedJobs", "100000"),
-      ConfigOverride.config("rateLimits.failedPasswordsPerAddress", "20"),
+    db = SharedPlatform.freshDatabase("ratelimit_it");
+    ApiTestApp.Setting[] shared = {
+      ApiTestApp.setting("rateLimits.jobSubmissionsPerMinute", "40"),
+      ApiTestApp.setting("rateLimits.maxUnfinishedJobs", "100000"),
+      ApiTestApp.setting("rateLimits.failedPasswordsPerAddress", "20"),
       // The relay would publish to Kafka; these tests only count admissions.
-      ConfigOverride.config("outbox.relayEnabled", "false")
+      ApiTestApp.setting("outbox.relayEnabled", "false")
     };
     a = new ApiTestApp("config.yml", db, shared).start();
     b = new ApiTestApp("config.yml", db, shared).start();
@@ -39,9 +39,9 @@ class RateLimitIT {
         new ApiTestApp(
                 "config.yml",
                 SharedPlatform.freshDatabase("ratelimit_strict"),
-                ConfigOverride.config("rateLimits.maxUnfinishedJobs", "3"),
-                ConfigOverride.config("rateLimits.signupsPerAddressPerHour", "4"),
-                ConfigOverride.config("outbox.relayEnabled", "false"))
+                ApiTestApp.setting("rateLimits.maxUnfinishedJobs", "3"),
+                ApiTestApp.setting("rateLimits.signupsPerAddressPerHour", "4"),
+                ApiTestApp.setting("outbox.relayEnabled", "false"))
             .start();
     strictKey = strict.newAccountKey("pj" + UUID.randomUUID().toString().substring(0, 8));
   }
@@ -128,6 +128,13 @@ class RateLimitIT {
         unauthorized, throttled, (System.nanoTime() - t0) / 1_000_000);
     assertThat(unauthorized).isEqualTo(20);
     assertThat(throttled).isEqualTo(980);
+    // Counted per real client address (the socket peer), not under a catch-all bucket.
+    try (var c = java.sql.DriverManager.getConnection(db, "postgres", "");
+        var st = c.createStatement();
+        var rs = st.executeQuery("SELECT bucket FROM rate_limits WHERE bucket LIKE 'pwfail:%'")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).isIn("pwfail:ip:127.0.0.1", "pwfail:ip:0:0:0:0:0:0:0:1");
+    }
   }
 
   @Test

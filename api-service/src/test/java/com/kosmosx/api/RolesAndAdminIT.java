@@ -4,7 +4,6 @@ import static com.kosmosx.api.ApiServiceIT.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.kosmosx.platform.SharedPlatform;
-import io.dropwizard.testing.ConfigOverride;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +24,7 @@ class RolesAndAdminIT {
     jdbcUrl = SharedPlatform.freshDatabase("roles_it");
     app =
         new ApiTestApp(
-                "config.yml", jdbcUrl, ConfigOverride.config("auth.bootstrapAdminKey", BOOTSTRAP))
+                "config.yml", jdbcUrl, ApiTestApp.setting("auth.bootstrapAdminKey", BOOTSTRAP))
             .start();
   }
 
@@ -119,7 +118,7 @@ class RolesAndAdminIT {
   void theBootstrapKeyIsIdempotentAcrossRestarts() throws Exception {
     try (ApiTestApp again =
         new ApiTestApp(
-                "config.yml", jdbcUrl, ConfigOverride.config("auth.bootstrapAdminKey", BOOTSTRAP))
+                "config.yml", jdbcUrl, ApiTestApp.setting("auth.bootstrapAdminKey", BOOTSTRAP))
             .start()) {
       assertThat(again.get("/v1/ping", "Authorization", "Bearer " + BOOTSTRAP).statusCode())
           .isEqualTo(200);

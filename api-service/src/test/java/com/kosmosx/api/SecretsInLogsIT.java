@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.kosmosx.platform.SharedPlatform;
-import io.dropwizard.testing.ConfigOverride;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,15 +27,15 @@ class SecretsInLogsIT {
         new ApiTestApp(
                 "config.yml",
                 SharedPlatform.freshDatabase("logs_it"),
-                ConfigOverride.config("logging.level", "DEBUG"),
-                ConfigOverride.config("logging.loggers.org.apache.kafka", "INFO"),
-                ConfigOverride.config("logging.appenders[0].type", "file"),
-                ConfigOverride.config("logging.appenders[0].currentLogFilename", appLog.toString()),
-                ConfigOverride.config("logging.appenders[0].archive", "false"),
-                ConfigOverride.config("server.requestLog.appenders[0].type", "file"),
-                ConfigOverride.config(
+                ApiTestApp.setting("logging.level", "DEBUG"),
+                ApiTestApp.setting("logging.loggers.org.apache.kafka", "INFO"),
+                ApiTestApp.setting("logging.appenders[0].type", "file"),
+                ApiTestApp.setting("logging.appenders[0].currentLogFilename", appLog.toString()),
+                ApiTestApp.setting("logging.appenders[0].archive", "false"),
+                ApiTestApp.setting("server.requestLog.appenders[0].type", "file"),
+                ApiTestApp.setting(
                     "server.requestLog.appenders[0].currentLogFilename", requestLog.toString()),
-                ConfigOverride.config("server.requestLog.appenders[0].archive", "false"))
+                ApiTestApp.setting("server.requestLog.appenders[0].archive", "false"))
             .start()) {
       var created =
           app.postJson(

@@ -48,10 +48,8 @@ public final class AuthBenchmark {
                     ? "config.yml"
                     : "api-service/config.yml",
                 SharedPlatform.freshDatabase("auth_bench"),
-                io.dropwizard.testing.ConfigOverride.config(
-                    "server.requestLog.appenders[0].type", "console"),
-                io.dropwizard.testing.ConfigOverride.config(
-                    "server.requestLog.appenders[0].threshold", "OFF"))
+                ApiTestApp.setting("server.requestLog.appenders[0].type", "console"),
+                ApiTestApp.setting("server.requestLog.appenders[0].threshold", "OFF"))
             .start()) {
       String key = app.newAccountKey("bench");
       // Warm-up: JIT (slow with 2 cores shared by clients and server), pools, the key cache.
