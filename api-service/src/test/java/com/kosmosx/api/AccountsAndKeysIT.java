@@ -126,8 +126,13 @@ class AccountsAndKeysIT {
     assertThat(status(app, k.path("key").asText())).isEqualTo(200);
 
     // A key cannot mint keys; a wrong password is 401; bad fields are 400
-    assertProblem(
-        app.postJson("/v1/api-keys", "{}", "X-API-Key", a.key()), 401, "invalid_credentials");
+    var keyInsteadOfPassword = app.postJson("/v1/api-keys", "{}", "X-API-Key", a.key());
+    assertProblem(keyInsteadOfPassword, 401, "invalid_credentials");
+    // 401 names the scheme that would work
+    assertThat(keyInsteadOfPassword.headers().firstValue("WWW-Authenticate").orElse(""))
+        .startsWith("Basic realm=");
+    assertThat(app.get("/v1/jobs/x").headers().firstValue("WWW-Authenticate").orElse(""))
+        .startsWith("Bearer realm=");
     assertProblem(
         app.postJson("/v1/api-keys", "{}", "Authorization", basic(a.username(), "wrong password")),
         401,

@@ -101,6 +101,17 @@ public final class AuthFilter implements ContainerRequestFilter {
 
   private ApiProblem unauthorized() {
     boolean basicOnly = !schemes.contains(Authenticated.Scheme.API_KEY);
+    // RFC 9110: a 401 names the schemes that would work.
+    String challenge =
+        basicOnly
+            ? "Basic realm=\"kosmos\", charset=\"UTF-8\""
+            : schemes.contains(Authenticated.Scheme.BASIC)
+                ? "Bearer realm=\"kosmos\", Basic realm=\"kosmos\", charset=\"UTF-8\""
+                : "Bearer realm=\"kosmos\"";
+    return unauthorizedProblem(basicOnly).withHeader("WWW-Authenticate", challenge);
+  }
+
+  private ApiProblem unauthorizedProblem(boolean basicOnly) {
     return new ApiProblem(
         401,
         basicOnly ? "invalid_credentials" : "invalid_api_key",
