@@ -19,16 +19,8 @@ public record Topic<K, V>(
     config = Map.copyOf(config);
   }
 
-  public byte[] serializeKey(K key) {
-    return keySerde.serializer().serialize(name, key);
-  }
-
   public byte[] serializeValue(V value) {
     return valueSerde.serializer().serialize(name, value);
-  }
-
-  public K deserializeKey(byte[] bytes) {
-    return keySerde.deserializer().deserialize(name, bytes);
   }
 
   public V deserializeValue(byte[] bytes) {

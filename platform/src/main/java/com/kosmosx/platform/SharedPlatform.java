@@ -1,6 +1,5 @@
 package com.kosmosx.platform;
 
-import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,11 +35,6 @@ public final class SharedPlatform {
   public static String freshDatabase(String prefix) {
     String name = (prefix + "_" + Long.toHexString(System.nanoTime())).toLowerCase();
     return postgres().ensureDatabase(name);
-  }
-
-  /** Properties every client needs to reach the shared broker. */
-  public static Map<String, Object> kafkaClientConfig() {
-    return Map.of("bootstrap.servers", kafka().bootstrapServers());
   }
 
   private static synchronized void stopKafka() {
