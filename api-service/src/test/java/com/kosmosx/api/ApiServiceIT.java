@@ -159,6 +159,9 @@ class ApiServiceIT {
     assertThat(done.path("usage").path("billable_tokens").asInt()).isEqualTo(100);
     assertThat(done.path("usage").path("cost_usd").asText()).isEqualTo("0.020000");
     assertThat(done.path("completed_at").asText()).endsWith("Z");
+    // The 202 answer is built without reading the row back; it must match what GET shows.
+    assertThat(done.path("created_at").asText()).isEqualTo(job.path("created_at").asText());
+    assertThat(done.path("input")).isEqualTo(job.path("input"));
 
     // And a late duplicate failure event does not overwrite the first terminal state
     publish(JobEvent.failed(id, account, now.plusSeconds(1), "w2", new JobEvent.Error("x", "y")));

@@ -61,7 +61,8 @@ public final class JobService {
   public JobView submit(Caller caller, SubmitJobRequest request) {
     JobInput input = validator.validate(request);
     Map<String, String> metadata = request.metadata();
-    Instant now = clock.instant();
+    // Microseconds: what PostgreSQL keeps, so this answer and a later GET show the same time.
+    Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
     String jobId = Ids.job(clock);
     Topic<String, JobRequest> topic = Topics.JOBS_SHARED;
     JobRequest message =
@@ -101,7 +102,25 @@ public final class JobService {
           h.attach(OutboxDao.class).insert(topic.name(), jobId, payload);
         });
     relayWakeUp.run();
-    return find(caller, jobId);
+    // Built from what was just written: no read back on the submit path.
+    return view(
+        new JobRow(
+            jobId,
+            caller.accountId(),
+            JobType.TEXT.wire(),
+            "queued",
+            Topics.SHARED_LANE,
+            inputJson,
+            null,
+            metadataJson,
+            null,
+            null,
+            null,
+            null,
+            null,
+            now.atOffset(java.time.ZoneOffset.UTC),
+            null,
+            null));
   }
 
   public JobView find(Caller caller, String jobId) {
