@@ -6,11 +6,13 @@ import com.kosmosx.contracts.Topics;
 import com.kosmosx.worker.core.Generator;
 import com.kosmosx.worker.core.JobConsumer;
 import com.kosmosx.worker.core.JobRunner;
+import com.kosmosx.worker.core.PromptFormat;
 import com.kosmosx.worker.health.ConsumerLoopHealthCheck;
 import com.kosmosx.worker.health.ModelHealthCheck;
 import com.kosmosx.worker.model.DjlKosmosModel;
 import com.kosmosx.worker.model.HfTokenizer;
 import com.kosmosx.worker.model.ModelDirectory;
+import com.kosmosx.worker.vision.ImagePreprocessor;
 import io.dropwizard.configuration.EnvironmentVariableSubstitutor;
 import io.dropwizard.configuration.SubstitutingSourceProvider;
 import io.dropwizard.core.Application;
@@ -78,9 +80,16 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
               }
             });
     Duration timeLimit = Duration.ofMillis(config.jobTimeLimit.toMilliseconds());
+    try {
+      model.selfTest();
+    } catch (IllegalStateException e) {
+      throw new IllegalStateException(dir.root().toAbsolutePath() + ": " + e.getMessage(), e);
+    }
     JobRunner runner =
         new JobRunner(
             new Generator(model, tokenizer, dir.config().bosTokenId(), dir.config().eosTokenId()),
+            PromptFormat.of(dir.config()),
+            new ImagePreprocessor(dir.config()),
             config.maxContextTokens,
             dir.config().maxContext(),
             timeLimit,
@@ -106,7 +115,20 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
       TopicAdmin.ensureTopics(admin, topics, config.topicPartitions, config.replicationFactor);
     }
 
-    env.healthChecks().register("model", new ModelHealthCheck(dir.config(), device.toString(), 1));
+    JobConsumer.Batching batching =
+        new JobConsumer.Batching(
+            config.batching.maxBatchSize,
+            Duration.ofMillis(config.batching.maxWait.toMilliseconds()),
+            config.batching.maxBatchTokens);
+    env.healthChecks()
+        .register(
+            "model",
+            new ModelHealthCheck(
+                dir.config(),
+                device.toString(),
+                batching.maxBatch(),
+                batching.maxBatchTokens(),
+                config.maxContextTokens));
     for (String lane : config.lanes) {
       JobConsumer consumer =
           new JobConsumer(
@@ -121,14 +143,16 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
                               bootstrap,
                               config.consumerGroup + "." + lane,
                               config.workerId + "-" + lane,
-                              timeLimit)),
+                              timeLimit,
+                              batching.maxBatch())),
                       new StringDeserializer(),
                       new ByteArrayDeserializer()),
               txId ->
                   new KafkaProducer<>(
                       new HashMap<>(JobConsumer.producerConfig(bootstrap, txId)),
                       new StringSerializer(),
-                      new ByteArraySerializer()));
+                      new ByteArraySerializer()),
+              batching);
       env.lifecycle().manage(consumer);
       env.healthChecks()
           .register(

@@ -49,6 +49,27 @@ public class WorkerConfiguration extends Configuration {
   @JsonProperty
   public short replicationFactor = 1;
 
+  @Valid @NotNull @JsonProperty public BatchSettings batching = new BatchSettings();
+
+  /** How the worker forms batches from waiting jobs (see README, "Batching"). */
+  public static class BatchSettings {
+    /** Most jobs decoded together per lane. */
+    @Min(1)
+    @JsonProperty
+    public int maxBatchSize = 16;
+
+    /** Longest wait for more jobs once one is waiting. */
+    @NotNull @JsonProperty public Duration maxWait = Duration.milliseconds(5);
+
+    /**
+     * Bound on batch size × (prompt + max_tokens): the KV cache's size in token slots. A
+     * 20,000-token job over half of it runs alone.
+     */
+    @Min(1)
+    @JsonProperty
+    public long maxBatchTokens = 65_536;
+  }
+
   /** Where the model comes from and where it runs. */
   public static class ModelSettings {
     /** The model directory (see README, "Model directory contract"). */

@@ -2,14 +2,21 @@ package com.kosmosx.worker.core;
 
 import com.kosmosx.worker.model.LanguageModel;
 import com.kosmosx.worker.model.Tokenizer;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
- * The Java decode loop: prefill, then pick and feed one token at a time until EOS, a stop sequence,
- * {@code max_tokens} or cancellation. Stop sequences are checked on the decoded tail only, so each
- * step costs O(stop length), not O(output length).
+ * The Java decode loop over a batch: prefill all prompts together, then each step pick one token
+ * per sequence and feed them all in one model call, until each sequence hits EOS, a stop sequence,
+ * {@code max_tokens} or its interruption (cancel, time limit).
+ *
+ * <p>A sequence that finishes is reported at once and leaves the batch, so its job does not wait
+ * for the longest one and the others stop paying for it. Stop sequences are checked on the decoded
+ * tail only, so each step costs O(stop length), not O(output length). When the model fails on a
+ * batch, the unfinished sequences are retried one by one, so a bad input fails only its own job.
  */
 public final class Generator {
   private final LanguageModel model;
@@ -24,6 +31,14 @@ public final class Generator {
     this.eosId = eosId;
   }
 
+  public long bosId() {
+    return bosId;
+  }
+
+  public Tokenizer tokenizer() {
+    return tokenizer;
+  }
+
   /** Prompt ids as the model sees them: {@code <s>} followed by the tokenizer's ids. */
   public long[] promptIds(String prompt) {
     long[] ids = tokenizer.encode(prompt);
@@ -33,56 +48,208 @@ public final class Generator {
     return withBos;
   }
 
+  /**
+   * One sequence to generate.
+   *
+   * @param prompt what the model prefills (with its image, if any)
+   * @param inputTokens the prompt's billable token count
+   * @param sampler a fresh sampler per call: a retry after a batch failure starts over from it
+   * @param stopNow polled every step; true interrupts this sequence
+   */
+  public record Request(
+      LanguageModel.Prompt prompt,
+      int inputTokens,
+      Supplier<Sampler> sampler,
+      List<String> stop,
+      BooleanSupplier stopNow) {
+    public int maxTokens() {
+      return prompt.maxNewTokens();
+    }
+  }
+
+  /** Receives each sequence's end as soon as it happens, in any order. */
+  public interface Listener {
+    void finished(int request, Generation generation);
+
+    /** {@link GenerationInterrupted} for an interruption; any other exception is a model error. */
+    void failed(int request, RuntimeException error);
+  }
+
+  /** Generates one sequence (a batch of one). */
   public Generation generate(
       long[] promptIds,
       int maxTokens,
       Sampler sampler,
       List<String> stop,
       BooleanSupplier stopNow) {
-    int inputTokens = promptIds.length - 1;
-    long[] out = new long[maxTokens];
-    int n = 0;
-    String finish = "length";
-    int tail =
-        stop == null || stop.isEmpty()
-            ? 0
-            : stop.stream().mapToInt(String::length).max().orElse(0) + 8;
-    try (LanguageModel.Sequence seq = model.start(promptIds, promptIds.length + maxTokens)) {
-      while (n < maxTokens) {
-        if (stopNow.getAsBoolean()) {
-          throw new GenerationInterrupted("generation stopped after " + n + " tokens");
+    Generation[] result = new Generation[1];
+    RuntimeException[] error = new RuntimeException[1];
+    generate(
+        List.of(
+            new Request(
+                LanguageModel.Prompt.text(promptIds, maxTokens),
+                promptIds.length - 1,
+                () -> sampler,
+                stop,
+                stopNow)),
+        new Listener() {
+          @Override
+          public void finished(int request, Generation generation) {
+            result[0] = generation;
+          }
+
+          @Override
+          public void failed(int request, RuntimeException e) {
+            error[0] = e;
+          }
+        });
+    if (error[0] != null) {
+      throw error[0];
+    }
+    return result[0];
+  }
+
+  /** Generates all requests as one batch, reporting each to {@code listener} as it ends. */
+  public void generate(List<Request> requests, Listener listener) {
+    List<Integer> all = new ArrayList<>();
+    for (int i = 0; i < requests.size(); i++) {
+      all.add(i);
+    }
+    run(requests, all, listener);
+  }
+
+  private void run(List<Request> requests, List<Integer> members, Listener listener) {
+    int b = members.size();
+    State[] states = new State[b];
+    List<LanguageModel.Prompt> prompts = new ArrayList<>(b);
+    for (int i = 0; i < b; i++) {
+      Request r = requests.get(members.get(i));
+      states[i] = new State(members.get(i), r);
+      prompts.add(r.prompt());
+    }
+    List<State> active = new ArrayList<>(Arrays.asList(states));
+    LanguageModel.Batch batch;
+    try {
+      batch = model.start(prompts);
+    } catch (RuntimeException e) {
+      retryAlone(requests, active, listener, e);
+      return;
+    }
+    try (batch) {
+      while (true) {
+        List<State> next = new ArrayList<>(active.size());
+        int[] keep = new int[active.size()];
+        int kept = 0;
+        for (int row = 0; row < active.size(); row++) {
+          State s = active.get(row);
+          if (s.request.stopNow().getAsBoolean()) {
+            listener.failed(
+                s.index, new GenerationInterrupted("generation stopped after " + s.n + " tokens"));
+            continue;
+          }
+          String finish = s.step(batch.logits(row));
+          if (finish != null) {
+            listener.finished(s.index, s.result(finish));
+            continue;
+          }
+          next.add(s);
+          keep[kept++] = row;
         }
-        int token = sampler.pick(seq.logits());
-        if (token == eosId) {
-          finish = "stop";
-          break;
+        if (next.isEmpty()) {
+          return;
         }
-        out[n++] = token;
-        if (tail > 0) {
-          String recent = tokenizer.decode(Arrays.copyOfRange(out, Math.max(0, n - tail), n));
-          if (stop.stream().anyMatch(recent::contains)) {
-            finish = "stop";
-            break;
+        long[] tokens = new long[next.size()];
+        for (int i = 0; i < tokens.length; i++) {
+          tokens[i] = next.get(i).last();
+        }
+        boolean shrank = next.size() < active.size();
+        active = next;
+        try {
+          if (shrank) {
+            batch.keep(Arrays.copyOf(keep, kept));
+          }
+          batch.append(tokens);
+        } catch (RuntimeException e) {
+          retryAlone(requests, active, listener, e);
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * The model failed on a batch: rerun each unfinished sequence alone so only its own job fails.
+   */
+  private void retryAlone(
+      List<Request> requests, List<State> unfinished, Listener listener, RuntimeException error) {
+    if (unfinished.size() == 1) {
+      listener.failed(unfinished.get(0).index, error);
+      return;
+    }
+    for (State s : unfinished) {
+      run(requests, List.of(s.index), listener);
+    }
+  }
+
+  /** Output so far of one sequence. */
+  private final class State {
+    final int index;
+    final Request request;
+    final Sampler sampler;
+    final long[] out;
+    final int tail;
+    int n;
+
+    State(int index, Request request) {
+      this.index = index;
+      this.request = request;
+      this.sampler = request.sampler().get();
+      this.out = new long[request.maxTokens()];
+      List<String> stop = request.stop();
+      this.tail =
+          stop == null || stop.isEmpty()
+              ? 0
+              : stop.stream().mapToInt(String::length).max().orElse(0) + 8;
+    }
+
+    long last() {
+      return out[n - 1];
+    }
+
+    /** Picks the next token; returns the finish reason when the sequence ends, else null. */
+    String step(float[] logits) {
+      if (n >= out.length) {
+        return "length";
+      }
+      int token = sampler.pick(logits);
+      if (token == eosId) {
+        return "stop";
+      }
+      out[n++] = token;
+      if (tail > 0) {
+        String recent = tokenizer.decode(Arrays.copyOfRange(out, Math.max(0, n - tail), n));
+        if (request.stop().stream().anyMatch(recent::contains)) {
+          return "stop";
+        }
+      }
+      return n == out.length ? "length" : null;
+    }
+
+    Generation result(String finish) {
+      long[] ids = Arrays.copyOf(out, n);
+      String text = tokenizer.decode(ids);
+      if (request.stop() != null) {
+        int cut = text.length();
+        for (String s : request.stop()) {
+          int i = text.indexOf(s);
+          if (i >= 0) {
+            cut = Math.min(cut, i);
           }
         }
-        if (n < maxTokens) {
-          seq.append(token);
-        }
+        text = text.substring(0, cut);
       }
+      return new Generation(text, ids, request.inputTokens(), finish);
     }
-    long[] ids = Arrays.copyOf(out, n);
-    String text = tokenizer.decode(ids);
-    if (stop != null) {
-      int cut = text.length();
-      for (String s : stop) {
-        int i = text.indexOf(s);
-        if (i >= 0) {
-          cut = Math.min(cut, i);
-        }
-      }
-      text = text.substring(0, cut);
-    }
-    return new Generation(text, ids, inputTokens, finish);
   }
 
   /** The job was canceled or ran out of time while generating. */

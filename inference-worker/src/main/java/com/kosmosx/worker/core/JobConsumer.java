@@ -11,11 +11,18 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
@@ -31,13 +38,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The worker loop for one jobs lane: consume a job, run it, and commit its outcome exactly once.
+ * The worker loop for one jobs lane: consume jobs, run them in batches, and commit each job's
+ * outcome exactly once.
  *
- * <p>Per job there are two short Kafka transactions and none spans the model run: the first
- * publishes {@code started}; the second publishes the terminal event, the usage event (succeeded
- * jobs only) and the consumed offset together. If the worker dies between them the job is run again
- * by whoever gets the partition, and still produces exactly one terminal event and one usage event,
- * because only the second transaction advances the offset. Transactions use a stable {@code
+ * <p>Batches form from what is waiting: up to {@code maxBatch} jobs within a token budget, waiting
+ * at most {@code maxWait} for more once the first one is in. No Kafka transaction spans a model
+ * run: one short transaction publishes {@code started} for the whole batch; then, as each job ends,
+ * its terminal event, its usage event (succeeded jobs only) and the consumed offsets go out in one
+ * transaction. The offset committed per partition is the lowest one still pending or running, so a
+ * job is never marked consumed before it and everything before it has ended. If the worker dies,
+ * whoever gets the partition re-runs the jobs from that offset; a job that had already ended can
+ * then produce a second terminal event with the same job id, which the API's projection (first
+ * terminal event wins) and metering (dedup by job id) absorb. Transactions use a stable {@code
  * transactional.id}, so a restarted worker aborts whatever its predecessor left open.
  */
 public final class JobConsumer implements Managed {
@@ -50,11 +62,30 @@ public final class JobConsumer implements Managed {
   private final java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory;
   private final Function<String, Producer<String, byte[]>> producerFactory;
   private final Topic<String, JobRequest> jobsTopic;
+  private final Batching batching;
+  private final Deque<ConsumerRecord<String, byte[]>> pending = new ArrayDeque<>();
+  // Per partition: offsets polled but not yet ended, and the offset after the last one polled.
+  private final Map<TopicPartition, TreeSet<Long>> inFlight = new HashMap<>();
+  private final Map<TopicPartition, Long> polledUpTo = new HashMap<>();
   private volatile boolean running;
   private volatile Consumer<String, byte[]> consumer;
   private volatile long lastPollMillis;
   private volatile long jobsDone;
+  private volatile int lastBatchSize;
   private Thread thread;
+
+  /**
+   * How batches form.
+   *
+   * @param maxBatch most jobs decoded together
+   * @param maxWait longest wait for more jobs once one is waiting
+   * @param maxBatchTokens bound on batch size × (prompt + max_tokens), i.e. on KV-cache memory; a
+   *     prompt's characters stand in for its tokens (a byte-level BPE token is at least one
+   *     character, except tags), so the bound errs on the safe side
+   */
+  public record Batching(int maxBatch, Duration maxWait, long maxBatchTokens) {
+    public static final Batching ONE_AT_A_TIME = new Batching(1, Duration.ZERO, Long.MAX_VALUE);
+  }
 
   public JobConsumer(
       String lane,
@@ -62,7 +93,8 @@ public final class JobConsumer implements Managed {
       JobRunner runner,
       Clock clock,
       java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory,
-      Function<String, Producer<String, byte[]>> producerFactory) {
+      Function<String, Producer<String, byte[]>> producerFactory,
+      Batching batching) {
     this.lane = lane;
     this.workerId = workerId;
     this.runner = runner;
@@ -70,6 +102,7 @@ public final class JobConsumer implements Managed {
     this.consumerFactory = consumerFactory;
     this.producerFactory = producerFactory;
     this.jobsTopic = Topics.jobs(lane);
+    this.batching = batching;
   }
 
   @Override
@@ -100,6 +133,14 @@ public final class JobConsumer implements Managed {
     return jobsDone;
   }
 
+  public int lastBatchSize() {
+    return lastBatchSize;
+  }
+
+  public Batching batching() {
+    return batching;
+  }
+
   public String lane() {
     return lane;
   }
@@ -113,15 +154,44 @@ public final class JobConsumer implements Managed {
       try {
         consumer = c;
         p.initTransactions();
-        c.subscribe(List.of(jobsTopic.name()));
-        LOG.info("worker {} serving lane {} ({})", workerId, lane, jobsTopic.name());
+        c.subscribe(
+            List.of(jobsTopic.name()),
+            new ConsumerRebalanceListener() {
+              @Override
+              public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+                forget(partitions);
+              }
+
+              @Override
+              public void onPartitionsAssigned(Collection<TopicPartition> partitions) {}
+
+              @Override
+              public void onPartitionsLost(Collection<TopicPartition> partitions) {
+                forget(partitions);
+              }
+            });
+        LOG.info(
+            "worker {} serving lane {} ({}), batches of up to {}",
+            workerId,
+            lane,
+            jobsTopic.name(),
+            batching.maxBatch());
         while (running) {
-          var records = c.poll(Duration.ofMillis(500));
-          lastPollMillis = clock.millis();
-          for (ConsumerRecord<String, byte[]> r : records) {
-            process(c, p, r);
-            jobsDone++;
+          if (pending.size() < batching.maxBatch()) {
+            poll(c, pending.isEmpty() ? Duration.ofMillis(500) : Duration.ZERO);
           }
+          if (pending.isEmpty()) {
+            continue;
+          }
+          long waitUntil = System.nanoTime() + batching.maxWait().toNanos();
+          while (pending.size() < batching.maxBatch() && running) {
+            long left = waitUntil - System.nanoTime();
+            if (left <= 0) {
+              break;
+            }
+            poll(c, Duration.ofNanos(left));
+          }
+          runBatch(c, p, takeBatch());
           failures = 0;
         }
       } catch (WakeupException e) {
@@ -137,13 +207,16 @@ public final class JobConsumer implements Managed {
         return;
       } catch (KafkaException e) {
         // Transient (broker away, rebalance mid-transaction): the open transaction is aborted with
-        // the producer, and the uncommitted job is consumed again from the committed offset.
+        // the producer, and the uncommitted jobs are consumed again from the committed offsets.
         failures++;
         LOG.warn(
             "Kafka error on lane {} ({}), restarting the loop: {}", lane, failures, e.toString());
         pause(failures);
       } finally {
         consumer = null;
+        pending.clear();
+        inFlight.clear();
+        polledUpTo.clear();
         // Bounded closes: the default producer close waits forever for a broker that is away.
         p.close(Duration.ofSeconds(5));
         c.close(Duration.ofSeconds(5));
@@ -151,71 +224,145 @@ public final class JobConsumer implements Managed {
     }
   }
 
-  private void process(
-      Consumer<String, byte[]> c, Producer<String, byte[]> p, ConsumerRecord<String, byte[]> r) {
-    Map<TopicPartition, OffsetAndMetadata> next =
-        Map.of(new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
-    JobRequest job;
-    try {
-      job = jobsTopic.deserializeValue(r.value());
-      if (job == null) {
-        throw new SerializationException("empty message");
+  private void poll(Consumer<String, byte[]> c, Duration timeout) {
+    for (ConsumerRecord<String, byte[]> r : c.poll(timeout)) {
+      TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+      inFlight.computeIfAbsent(tp, k -> new TreeSet<>()).add(r.offset());
+      polledUpTo.put(tp, r.offset() + 1);
+      pending.add(r);
+    }
+    lastPollMillis = clock.millis();
+  }
+
+  private void forget(Collection<TopicPartition> partitions) {
+    pending.removeIf(r -> partitions.contains(new TopicPartition(r.topic(), r.partition())));
+    partitions.forEach(inFlight::remove);
+    partitions.forEach(polledUpTo::remove);
+  }
+
+  /** Takes waiting records, in order, while they fit the batch's size and token budget. */
+  private List<ConsumerRecord<String, byte[]>> takeBatch() {
+    List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>();
+    long longest = 0;
+    while (!pending.isEmpty() && batch.size() < batching.maxBatch()) {
+      long cost = cost(pending.peek());
+      long widest = Math.max(longest, cost);
+      if (!batch.isEmpty() && widest * (batch.size() + 1) > batching.maxBatchTokens()) {
+        break;
       }
-    } catch (SerializationException e) {
-      deadLetter(c, p, r, next, e.getMessage());
-      return;
+      longest = widest;
+      batch.add(pending.poll());
     }
+    return batch;
+  }
+
+  /** Upper bound of a job's KV-cache columns, without tokenizing (see {@link Batching}). */
+  private long cost(ConsumerRecord<String, byte[]> r) {
+    return r.value() == null ? 1 : r.value().length;
+  }
+
+  /** The offsets to commit for a partition once the record at {@code offset} has ended. */
+  private Map<TopicPartition, OffsetAndMetadata> ended(ConsumerRecord<String, byte[]> r) {
+    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+    TreeSet<Long> open = inFlight.get(tp);
+    if (open == null) {
+      return Map.of(); // the partition was revoked meanwhile; its new owner re-runs the job
+    }
+    open.remove(r.offset());
+    long next = open.isEmpty() ? polledUpTo.get(tp) : open.first();
+    return Map.of(tp, new OffsetAndMetadata(next));
+  }
+
+  private void runBatch(
+      Consumer<String, byte[]> c,
+      Producer<String, byte[]> p,
+      List<ConsumerRecord<String, byte[]>> records) {
+    List<JobRequest> jobs = new ArrayList<>();
+    List<ConsumerRecord<String, byte[]>> jobRecords = new ArrayList<>();
     Instant now = clock.instant();
-    if (job.deadline() != null && now.isAfter(job.deadline())) {
-      commit(
-          c,
-          p,
-          next,
-          JobEvent.failed(
-              job.jobId(),
-              job.accountId(),
-              now,
-              workerId,
-              new JobEvent.Error("expired", "The job did not start before its deadline.")),
-          null);
+    for (ConsumerRecord<String, byte[]> r : records) {
+      JobRequest job;
+      try {
+        job = jobsTopic.deserializeValue(r.value());
+        if (job == null) {
+          throw new SerializationException("empty message");
+        }
+      } catch (SerializationException e) {
+        deadLetter(c, p, r, ended(r), e.getMessage());
+        continue;
+      }
+      if (job.deadline() != null && now.isAfter(job.deadline())) {
+        commit(
+            c,
+            p,
+            ended(r),
+            JobEvent.failed(
+                job.jobId(),
+                job.accountId(),
+                now,
+                workerId,
+                new JobEvent.Error("expired", "The job did not start before its deadline.")),
+            null);
+        continue;
+      }
+      jobs.add(job);
+      jobRecords.add(r);
+    }
+    if (jobs.isEmpty()) {
       return;
     }
+    lastBatchSize = jobs.size();
     p.beginTransaction();
-    send(
-        p,
-        Topics.JOB_EVENTS,
-        job.jobId(),
-        JobEvent.started(job.jobId(), job.accountId(), now, workerId));
+    for (JobRequest job : jobs) {
+      send(
+          p,
+          Topics.JOB_EVENTS,
+          job.jobId(),
+          JobEvent.started(job.jobId(), job.accountId(), now, workerId));
+    }
     p.commitTransaction();
 
     long t0 = System.nanoTime();
-    JobOutcome outcome = runner.run(job);
-    Instant done = clock.instant();
-    JobEvent terminal;
-    UsageEvent usage = null;
-    if (outcome.succeeded()) {
-      terminal =
-          JobEvent.succeeded(
-              job.jobId(), job.accountId(), done, workerId, outcome.output(), outcome.usage());
-      usage =
-          new UsageEvent(
+    runner.run(
+        jobs,
+        (i, outcome) -> {
+          JobRequest job = jobs.get(i);
+          Instant done = clock.instant();
+          JobEvent terminal;
+          UsageEvent usage = null;
+          if (outcome.succeeded()) {
+            terminal =
+                JobEvent.succeeded(
+                    job.jobId(),
+                    job.accountId(),
+                    done,
+                    workerId,
+                    outcome.output(),
+                    outcome.usage());
+            usage =
+                new UsageEvent(
+                    job.jobId(),
+                    job.accountId(),
+                    job.type(),
+                    outcome.usage().inputTokens(),
+                    outcome.usage().outputTokens(),
+                    job.type() == JobType.IMAGE ? Math.max(1, outcome.usage().images()) : 0,
+                    job.type() == JobType.IMAGE
+                        && !Boolean.FALSE.equals(job.input().detectObjects()),
+                    done);
+          } else {
+            terminal =
+                JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
+          }
+          commit(c, p, ended(jobRecords.get(i)), terminal, usage);
+          jobsDone++;
+          LOG.info(
+              "job {} {} in {} ms (batch of {})",
               job.jobId(),
-              job.accountId(),
-              job.type(),
-              outcome.usage().inputTokens(),
-              outcome.usage().outputTokens(),
-              job.type() == JobType.IMAGE ? Math.max(1, outcome.usage().images()) : 0,
-              Boolean.TRUE.equals(job.input().detectObjects()),
-              done);
-    } else {
-      terminal = JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
-    }
-    commit(c, p, next, terminal, usage);
-    LOG.info(
-        "job {} {} in {} ms",
-        job.jobId(),
-        terminal.kind().name().toLowerCase(),
-        (System.nanoTime() - t0) / 1_000_000);
+              terminal.kind().name().toLowerCase(),
+              (System.nanoTime() - t0) / 1_000_000,
+              jobs.size());
+        });
   }
 
   private void commit(
@@ -229,7 +376,9 @@ public final class JobConsumer implements Managed {
     if (usage != null) {
       send(p, Topics.USAGE, usage.accountId(), usage);
     }
-    p.sendOffsetsToTransaction(offsets, c.groupMetadata());
+    if (!offsets.isEmpty()) {
+      p.sendOffsetsToTransaction(offsets, c.groupMetadata());
+    }
     p.commitTransaction();
   }
 
@@ -256,7 +405,9 @@ public final class JobConsumer implements Managed {
         .add(new RecordHeader("kosmos.dlq.attempts", bytes("1")));
     p.beginTransaction();
     p.send(dlq);
-    p.sendOffsetsToTransaction(offsets, c.groupMetadata());
+    if (!offsets.isEmpty()) {
+      p.sendOffsetsToTransaction(offsets, c.groupMetadata());
+    }
     p.commitTransaction();
   }
 
@@ -280,7 +431,7 @@ public final class JobConsumer implements Managed {
 
   /** Consumer settings: read committed, manual offsets (they go in the transaction). */
   public static Map<String, Object> consumerConfig(
-      String bootstrap, String groupId, String clientId, Duration maxJobTime) {
+      String bootstrap, String groupId, String clientId, Duration maxJobTime, int maxBatch) {
     return Map.of(
         "bootstrap.servers",
         bootstrap,
@@ -294,10 +445,10 @@ public final class JobConsumer implements Managed {
         false,
         "auto.offset.reset",
         "earliest",
-        // One job per poll until the batching engine lands; the loop never polls while a job runs,
-        // so the poll interval must cover the longest job.
+        // Enough for the next batch; the loop does not poll while a batch runs, so the poll
+        // interval must cover the longest job.
         "max.poll.records",
-        1,
+        Math.max(1, maxBatch),
         // A crashed worker's partitions move to the others after 10 s, not the default 45 s.
         "session.timeout.ms",
         10_000,

@@ -4,79 +4,181 @@ import com.kosmosx.contracts.JobEvent;
 import com.kosmosx.contracts.JobInput;
 import com.kosmosx.contracts.JobRequest;
 import com.kosmosx.contracts.JobType;
+import com.kosmosx.worker.model.LanguageModel;
+import com.kosmosx.worker.vision.Grounding;
+import com.kosmosx.worker.vision.ImagePreprocessor;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs one job on the model and turns every failure into a job outcome: a bad input or a model
- * error fails that job with a clear error; it never takes the worker down.
+ * Runs jobs on the model as one batch and turns every failure into a job outcome: a bad input, a
+ * model error or the time limit fails that job with a clear error; it never takes the batch or the
+ * worker down. Image jobs are preprocessed here and their grounding tags parsed into objects.
  */
 public final class JobRunner {
   private static final Logger LOG = LoggerFactory.getLogger(JobRunner.class);
 
+  /** Prompt of an image job that gives none (Kosmos-2's captioning prompt). */
+  static final String DEFAULT_IMAGE_PROMPT = "An image of";
+
   private final Generator generator;
+  private final PromptFormat format;
+  private final ImagePreprocessor images;
   private final int maxContextTokens;
   private final int modelMaxContext;
   private final Duration timeLimit;
   private final Clock clock;
 
+  /**
+   * @param format null for a text-only engine
+   * @param images null for a text-only engine
+   */
   public JobRunner(
       Generator generator,
+      PromptFormat format,
+      ImagePreprocessor images,
       int maxContextTokens,
       int modelMaxContext,
       Duration timeLimit,
       Clock clock) {
     this.generator = generator;
+    this.format = format;
+    this.images = images;
     this.maxContextTokens = maxContextTokens;
     this.modelMaxContext = modelMaxContext;
     this.timeLimit = timeLimit;
     this.clock = clock;
   }
 
+  /** Runs one job (a batch of one). */
   public JobOutcome run(JobRequest job) {
-    if (job.type() != JobType.TEXT) {
-      return JobOutcome.failed(
-          "unsupported_job_type", "This worker runs text jobs; got " + job.type().wire() + ".");
-    }
-    JobInput in = job.input();
-    if (in.prompt() == null || in.maxTokens() < 1) {
-      return JobOutcome.failed("invalid_input", "The job has no prompt or no max_tokens.");
-    }
+    JobOutcome[] out = new JobOutcome[1];
+    run(List.of(job), (i, o) -> out[0] = o);
+    return out[0];
+  }
+
+  /**
+   * Runs the jobs as one batch; {@code done} receives each job's outcome (by index) as soon as it
+   * is known, so a short job's result does not wait for the batch's longest one.
+   */
+  public void run(List<JobRequest> jobs, BiConsumer<Integer, JobOutcome> done) {
+    List<Generator.Request> requests = new ArrayList<>();
+    List<Integer> indexOf = new ArrayList<>();
     long deadline = clock.millis() + timeLimit.toMillis();
-    try {
-      long[] prompt = generator.promptIds(in.prompt());
-      int promptTokens = prompt.length - 1;
-      if (promptTokens + in.maxTokens() > maxContextTokens
-          || prompt.length + in.maxTokens() > modelMaxContext) {
-        return JobOutcome.failed(
-            "context_length_exceeded",
-            "The prompt has "
-                + promptTokens
-                + " tokens; with max_tokens "
-                + in.maxTokens()
-                + " that exceeds the "
-                + maxContextTokens
-                + "-token context.");
+    for (int i = 0; i < jobs.size(); i++) {
+      JobRequest job = jobs.get(i);
+      Object prepared;
+      try {
+        prepared = prepare(job, deadline);
+      } catch (ImagePreprocessor.InvalidImageException e) {
+        prepared = JobOutcome.failed("invalid_image", "The image " + e.getMessage() + ".");
+      } catch (RuntimeException e) {
+        LOG.error("cannot prepare job {}", job.jobId(), e);
+        prepared = JobOutcome.failed("model_error", "The model failed on this input.");
       }
-      Generation g =
-          generator.generate(
-              prompt,
-              in.maxTokens(),
-              new Sampler(in.temperature(), in.topP(), in.seed()),
-              in.stop() == null ? List.of() : in.stop(),
-              () -> clock.millis() > deadline);
+      if (prepared instanceof JobOutcome o) {
+        done.accept(i, o);
+      } else {
+        requests.add((Generator.Request) prepared);
+        indexOf.add(i);
+      }
+    }
+    if (requests.isEmpty()) {
+      return;
+    }
+    generator.generate(
+        requests,
+        new Generator.Listener() {
+          @Override
+          public void finished(int request, Generation g) {
+            int i = indexOf.get(request);
+            done.accept(i, outcome(jobs.get(i), g));
+          }
+
+          @Override
+          public void failed(int request, RuntimeException error) {
+            int i = indexOf.get(request);
+            if (error instanceof Generator.GenerationInterrupted) {
+              done.accept(
+                  i,
+                  JobOutcome.failed(
+                      "timeout",
+                      "The job exceeded the " + timeLimit.toSeconds() + " s time limit."));
+            } else {
+              LOG.error("model error on job {}", jobs.get(i).jobId(), error);
+              done.accept(i, JobOutcome.failed("model_error", "The model failed on this input."));
+            }
+          }
+        });
+  }
+
+  /** A generator request, or the job's outcome when it cannot run. */
+  private Object prepare(JobRequest job, long deadline) {
+    JobInput in = job.input();
+    if (in == null || in.maxTokens() < 1) {
+      return JobOutcome.failed("invalid_input", "The job has no input or no max_tokens.");
+    }
+    boolean image = job.type() == JobType.IMAGE;
+    if (image && (format == null || images == null)) {
+      return JobOutcome.failed("unsupported_job_type", "This worker runs text jobs only.");
+    }
+    if (!image && (in.prompt() == null || in.prompt().isEmpty())) {
+      return JobOutcome.failed("invalid_input", "The job has no prompt.");
+    }
+    if (image && (in.image() == null || in.image().data() == null)) {
+      return JobOutcome.failed("invalid_image", "The image job carries no image.");
+    }
+    String text = in.prompt() == null ? (image ? DEFAULT_IMAGE_PROMPT : "") : in.prompt();
+    long[] textIds = generator.tokenizer().encode(text);
+    int promptTokens = textIds.length;
+    LanguageModel.Prompt prompt;
+    if (image) {
+      boolean grounding =
+          !Boolean.FALSE.equals(in.detectObjects()) && !text.startsWith("<grounding>");
+      long[] ids = format.imagePrompt(textIds, grounding);
+      prompt =
+          new LanguageModel.Prompt(
+              ids, in.maxTokens(), images.fromBase64(in.image().data()), format.imageOffset());
+    } else {
+      long[] ids = new long[textIds.length + 1];
+      ids[0] = generator.bosId();
+      System.arraycopy(textIds, 0, ids, 1, textIds.length);
+      prompt = LanguageModel.Prompt.text(ids, in.maxTokens());
+    }
+    if (promptTokens + in.maxTokens() > maxContextTokens || prompt.capacity() > modelMaxContext) {
+      return JobOutcome.failed(
+          "context_length_exceeded",
+          "The prompt has "
+              + promptTokens
+              + " tokens; with max_tokens "
+              + in.maxTokens()
+              + " that exceeds the "
+              + maxContextTokens
+              + "-token context.");
+    }
+    return new Generator.Request(
+        prompt,
+        promptTokens,
+        () -> new Sampler(in.temperature(), in.topP(), in.seed()),
+        in.stop() == null ? List.of() : in.stop(),
+        () -> clock.millis() > deadline);
+  }
+
+  private JobOutcome outcome(JobRequest job, Generation g) {
+    if (job.type() != JobType.IMAGE) {
       return JobOutcome.succeeded(
           new JobEvent.Output(g.text(), List.of()),
           new JobEvent.Usage(g.inputTokens(), g.outputTokens(), 0));
-    } catch (Generator.GenerationInterrupted e) {
-      return JobOutcome.failed(
-          "timeout", "The job exceeded the " + timeLimit.toSeconds() + " s time limit.");
-    } catch (RuntimeException e) {
-      LOG.error("model error on job {}", job.jobId(), e);
-      return JobOutcome.failed("model_error", "The model failed on this input.");
     }
+    Grounding.Result parsed = Grounding.parse(g.text());
+    boolean objects = !Boolean.FALSE.equals(job.input().detectObjects());
+    return JobOutcome.succeeded(
+        new JobEvent.Output(parsed.text(), objects ? parsed.objects() : List.of()),
+        new JobEvent.Usage(g.inputTokens(), g.outputTokens(), 1));
   }
 }

@@ -3,8 +3,10 @@ package com.kosmosx.worker.model;
 import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
@@ -16,13 +18,22 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The Kosmos TorchScript model through DJL's PyTorch engine. Each sequence gets a KV cache
- * preallocated to the length it needs (prompt + max new tokens) that the model writes in place, and
- * long prompts are prefilled in chunks, so a 20,000-token context costs linear time and one
- * allocation instead of a copy per token.
+ * The Kosmos TorchScript model through DJL's PyTorch engine.
+ *
+ * <p>A batch shares one KV cache [layers, batch, heads, capacity, head_dim], preallocated to the
+ * longest prompt plus the most new tokens any row may produce, and written in place by the model,
+ * so a 20,000-token context costs one allocation instead of a copy per token. Prompts are
+ * left-padded to a common length; pad columns are masked out of attention through {@code key_mask}
+ * and every row keeps its own position ids, so a row's tokens do not depend on what it is batched
+ * with. Long prompts are prefilled in chunks to bound the attention scratch memory. A row that
+ * finishes is dropped from the cache ({@link Batch#keep}), so the remaining rows stop paying for
+ * it.
  */
 public final class DjlKosmosModel implements LanguageModel {
   private final ZooModel<NDList, NDList> model;
@@ -32,8 +43,7 @@ public final class DjlKosmosModel implements LanguageModel {
   private final int prefillChunk;
   private final Device device;
   // Time spent inside TorchScript method calls, so a benchmark can tell the Java loop's overhead.
-  private final java.util.concurrent.atomic.LongAdder nativeNanos =
-      new java.util.concurrent.atomic.LongAdder();
+  private final LongAdder nativeNanos = new LongAdder();
 
   public DjlKosmosModel(ModelDirectory dir, Device device, int prefillChunk) {
     this.config = dir.config();
@@ -79,156 +89,284 @@ public final class DjlKosmosModel implements LanguageModel {
     return config.maxContext();
   }
 
-  @Override
-  public Sequence start(long[] promptIds, int capacity) {
-    if (promptIds.length == 0) {
-      throw new IllegalArgumentException("empty prompt");
-    }
-    if (capacity < promptIds.length || capacity > config.maxContext()) {
-      throw new IllegalArgumentException(
-          "capacity "
-              + capacity
-              + " outside ["
-              + promptIds.length
-              + ", "
-              + config.maxContext()
-              + "]");
-    }
-    return new DjlSequence(promptIds, capacity, null);
-  }
-
   /**
-   * Starts a sequence whose prompt holds an image block: {@code pixels} [1,3,S,S] (normalised)
-   * replace the positions from {@code imageStart} for {@code num_image_tokens} tokens.
+   * Calls each method of the contract once on a minimal input (an image prompt, one decode step)
+   * and names the one that is missing or fails, so a bad model directory stops the worker at start
+   * instead of failing its first job.
    */
-  public Sequence startWithImage(long[] promptIds, int capacity, float[] pixels, int imageStart) {
-    return new DjlSequence(promptIds, capacity, new ImageInput(pixels, imageStart));
+  public void selfTest() {
+    int s = config.imageSize();
+    int n = config.numImageTokens();
+    long[] ids = new long[n + 4];
+    Arrays.fill(ids, config.padTokenId());
+    ids[0] = config.bosTokenId();
+    ids[1] = config.imageTokenId();
+    ids[n + 2] = config.imageEndTokenId();
+    ids[n + 3] = config.bosTokenId();
+    String stage = "encode_image/prefill";
+    try (Batch b = start(List.of(new Prompt(ids, 1, new float[3 * s * s], 2)))) {
+      stage = "decode_step";
+      b.append(new long[] {config.eosTokenId()});
+      if (b.logits(0).length != config.vocabSize()) {
+        throw new IllegalStateException(
+            "decode_step returned "
+                + b.logits(0).length
+                + " logits; config.json says vocab_size "
+                + config.vocabSize());
+      }
+    } catch (RuntimeException e) {
+      throw new IllegalStateException(
+          "model.pt failed the start-up check at "
+              + stage
+              + " (the contract needs encode_image, prefill and decode_step): "
+              + e.getMessage(),
+          e);
+    }
   }
 
-  private record ImageInput(float[] pixels, int start) {}
+  @Override
+  public Batch start(List<Prompt> prompts) {
+    if (prompts.isEmpty()) {
+      throw new IllegalArgumentException("empty batch");
+    }
+    for (Prompt p : prompts) {
+      if (p.ids().length == 0) {
+        throw new IllegalArgumentException("empty prompt");
+      }
+      if (p.maxNewTokens() < 0 || p.capacity() > config.maxContext()) {
+        throw new IllegalArgumentException(
+            "prompt of "
+                + p.ids().length
+                + " tokens with "
+                + p.maxNewTokens()
+                + " new tokens exceeds the model's "
+                + config.maxContext()
+                + "-token context");
+      }
+      if (p.pixels() != null) {
+        int s = config.imageSize();
+        if (p.pixels().length != 3 * s * s) {
+          throw new IllegalArgumentException("image pixels must be 3x" + s + "x" + s);
+        }
+        if (p.imageStart() < 0 || p.imageStart() + config.numImageTokens() > p.ids().length) {
+          throw new IllegalArgumentException("the image block lies outside the prompt");
+        }
+      }
+    }
+    return new DjlBatch(prompts);
+  }
 
   @Override
   public void close() {
     model.close();
   }
 
-  private final class DjlSequence implements Sequence {
-    private final NDManager seqManager = manager.newSubManager();
-    private final NDArray kCache;
-    private final NDArray vCache;
-    private final NDArray keyMask;
-    private int length;
-    private float[] logits;
+  private final class DjlBatch implements Batch {
+    private final NDManager batchManager = manager.newSubManager();
+    private NDArray kCache;
+    private NDArray vCache;
+    private NDArray keyMask;
+    // Next position id per row (its own count of real tokens) and the shared next cache column.
+    private int[] positions;
+    private int column;
+    private final int capacity;
+    private float[][] logits;
 
-    DjlSequence(long[] prompt, int capacity, ImageInput image) {
+    DjlBatch(List<Prompt> prompts) {
+      int b = prompts.size();
+      int longest = prompts.stream().mapToInt(p -> p.ids().length).max().orElseThrow();
+      int mostNew = prompts.stream().mapToInt(Prompt::maxNewTokens).max().orElseThrow();
+      capacity = longest + Math.max(1, mostNew);
       Shape cacheShape =
-          new Shape(config.numLayers(), 1, config.numHeads(), capacity, config.headDim());
-      kCache = seqManager.zeros(cacheShape, DataType.FLOAT32);
-      vCache = seqManager.zeros(cacheShape, DataType.FLOAT32);
-      keyMask = seqManager.ones(new Shape(1, capacity), DataType.BOOLEAN);
-      NDArray imageEmbeds = imageEmbeds(image);
-      for (int start = 0; start < prompt.length; start += prefillChunk) {
-        int end = Math.min(prompt.length, start + prefillChunk);
-        try (NDManager step = seqManager.newSubManager()) {
-          long[] ids = Arrays.copyOfRange(prompt, start, end);
-          boolean[] imageMask = new boolean[ids.length];
-          NDArray embeds = empty(step);
-          if (image != null && start == 0) {
-            int n = config.numImageTokens();
-            if (image.start() + n > end) {
-              throw new IllegalArgumentException("the image block must fit in the first chunk");
-            }
-            Arrays.fill(imageMask, image.start(), image.start() + n, true);
-            embeds = imageEmbeds;
-          }
-          logits =
-              call(
-                  step,
-                  "prefill",
-                  step.create(ids, new Shape(1, ids.length)),
-                  step.arange(start, end, 1, DataType.INT64).reshape(1, ids.length),
-                  embeds,
-                  step.create(imageMask, new Shape(1, ids.length)),
-                  start);
+          new Shape(config.numLayers(), b, config.numHeads(), capacity, config.headDim());
+      kCache = batchManager.zeros(cacheShape, DataType.FLOAT32);
+      vCache = batchManager.zeros(cacheShape, DataType.FLOAT32);
+      boolean[] mask = new boolean[b * capacity];
+      long[] ids = new long[b * longest];
+      long[] pos = new long[b * longest];
+      int[] pad = new int[b];
+      positions = new int[b];
+      int firstChunk = Math.min(longest, prefillChunk);
+      List<float[]> images = new ArrayList<>();
+      for (int r = 0; r < b; r++) {
+        long[] p = prompts.get(r).ids();
+        pad[r] = longest - p.length;
+        positions[r] = p.length;
+        Arrays.fill(ids, r * longest, r * longest + pad[r], config.padTokenId());
+        System.arraycopy(p, 0, ids, r * longest + pad[r], p.length);
+        for (int c = 0; c < longest; c++) {
+          pos[r * longest + c] = Math.max(0, c - pad[r]);
+        }
+        Arrays.fill(mask, r * capacity + pad[r], (r + 1) * capacity, true);
+        if (prompts.get(r).pixels() != null) {
+          images.add(prompts.get(r).pixels());
+          // The image block goes in with the first chunk, whole.
+          firstChunk =
+              Math.max(firstChunk, pad[r] + prompts.get(r).imageStart() + config.numImageTokens());
         }
       }
-      length = prompt.length;
+      keyMask = batchManager.create(mask, new Shape(b, capacity));
+      NDArray imageEmbeds = images.isEmpty() ? null : encodeImages(images);
+      for (int start = 0; start < longest; ) {
+        int end = start == 0 ? firstChunk : Math.min(longest, start + prefillChunk);
+        int t = end - start;
+        try (NDManager step = batchManager.newSubManager()) {
+          long[] chunkIds = new long[b * t];
+          long[] chunkPos = new long[b * t];
+          boolean[] imageMask = new boolean[b * t];
+          for (int r = 0; r < b; r++) {
+            System.arraycopy(ids, r * longest + start, chunkIds, r * t, t);
+            System.arraycopy(pos, r * longest + start, chunkPos, r * t, t);
+            Prompt p = prompts.get(r);
+            if (start == 0 && p.pixels() != null) {
+              int from = pad[r] + p.imageStart();
+              Arrays.fill(imageMask, r * t + from, r * t + from + config.numImageTokens(), true);
+            }
+          }
+          NDArray embeds =
+              start == 0 && imageEmbeds != null
+                  ? imageEmbeds
+                  : step.zeros(new Shape(1, 0, config.hiddenSize()), DataType.FLOAT32);
+          logits =
+              call(
+                  "prefill",
+                  b,
+                  iv(step.create(chunkIds, new Shape(b, t))),
+                  iv(step.create(chunkPos, new Shape(b, t))),
+                  iv(embeds),
+                  iv(step.create(imageMask, new Shape(b, t))),
+                  iv(kCache),
+                  iv(vCache),
+                  iv(keyMask),
+                  IValue.from((long) start));
+        }
+        start = end;
+      }
+      column = longest;
+      if (imageEmbeds != null) {
+        imageEmbeds.close();
+      }
     }
 
-    private NDArray imageEmbeds(ImageInput image) {
-      if (image == null) {
-        return null;
-      }
+    private NDArray encodeImages(List<float[]> images) {
       int s = config.imageSize();
-      NDArray pixels = seqManager.create(image.pixels(), new Shape(1, 3, s, s));
+      float[] all = new float[images.size() * 3 * s * s];
+      for (int i = 0; i < images.size(); i++) {
+        System.arraycopy(images.get(i), 0, all, i * 3 * s * s, 3 * s * s);
+      }
+      NDArray pixels = batchManager.create(all, new Shape(images.size(), 3, s, s));
       IValue in = IValue.from((PtNDArray) pixels);
+      long t0 = System.nanoTime();
       try (IValue out = IValueUtils.runMethod(block, "encode_image", in)) {
-        NDArray embeds = out.toTensor((PtNDManager) seqManager);
-        embeds.attach(seqManager);
+        NDArray embeds = out.toTensor((PtNDManager) batchManager);
+        embeds.attach(batchManager);
+        nativeNanos.add(System.nanoTime() - t0);
         return embeds;
       } finally {
         in.close();
+        pixels.close();
       }
     }
 
-    private NDArray empty(NDManager m) {
-      return m.zeros(new Shape(1, 0, config.hiddenSize()), DataType.FLOAT32);
+    @Override
+    public int size() {
+      return positions.length;
     }
 
     @Override
-    public float[] logits() {
-      return logits;
+    public float[] logits(int row) {
+      return logits[row];
     }
 
     @Override
-    public void append(long token) {
-      if (length >= kCache.getShape().get(3)) {
-        throw new IllegalStateException("KV cache full at " + length + " tokens");
+    public void append(long[] tokens) {
+      int b = size();
+      if (tokens.length != b) {
+        throw new IllegalArgumentException("one token per row: " + b + ", got " + tokens.length);
       }
-      try (NDManager step = seqManager.newSubManager()) {
+      if (column >= capacity) {
+        throw new IllegalStateException("KV cache full at " + column + " columns");
+      }
+      long[] pos = new long[b];
+      for (int r = 0; r < b; r++) {
+        pos[r] = positions[r];
+      }
+      try (NDManager step = batchManager.newSubManager()) {
         logits =
             call(
-                step,
                 "decode_step",
-                step.create(new long[] {token}, new Shape(1, 1)),
-                step.create(new long[] {length}, new Shape(1, 1)),
-                null,
-                null,
-                length);
-      }
-      length++;
-    }
-
-    /** Runs prefill (with image inputs) or decode_step and returns the last logits. */
-    private float[] call(
-        NDManager step,
-        String method,
-        NDArray ids,
-        NDArray positions,
-        NDArray embeds,
-        NDArray imageMask,
-        long start) {
-      IValue[] args =
-          embeds == null
-              ? new IValue[] {
-                iv(ids), iv(positions), iv(kCache), iv(vCache), iv(keyMask), IValue.from(start)
-              }
-              : new IValue[] {
-                iv(ids),
-                iv(positions),
-                iv(embeds),
-                iv(imageMask),
+                b,
+                iv(step.create(tokens, new Shape(b, 1))),
+                iv(step.create(pos, new Shape(b, 1))),
                 iv(kCache),
                 iv(vCache),
                 iv(keyMask),
-                IValue.from(start)
-              };
+                IValue.from((long) column));
+      }
+      for (int r = 0; r < b; r++) {
+        positions[r]++;
+      }
+      column++;
+    }
+
+    @Override
+    public void keep(int[] rows) {
+      if (rows.length == size()) {
+        return;
+      }
+      if (rows.length == 0) {
+        throw new IllegalArgumentException("keep at least one row; close the batch instead");
+      }
+      NDArray k = select(kCache, rows, 1);
+      NDArray v = select(vCache, rows, 1);
+      NDArray m = select(keyMask, rows, 0);
+      kCache.close();
+      vCache.close();
+      keyMask.close();
+      kCache = k;
+      vCache = v;
+      keyMask = m;
+      int[] pos = new int[rows.length];
+      float[][] l = new float[rows.length][];
+      for (int i = 0; i < rows.length; i++) {
+        pos[i] = positions[rows[i]];
+        l[i] = logits[rows[i]];
+      }
+      positions = pos;
+      logits = l;
+    }
+
+    /** A copy of {@code a} holding only the given indices along {@code axis} (0 or 1). */
+    private NDArray select(NDArray a, int[] rows, int axis) {
+      NDList parts = new NDList();
+      for (int i = 0; i < rows.length; ) {
+        int j = i + 1;
+        while (j < rows.length && rows[j] == rows[j - 1] + 1) {
+          j++;
+        }
+        String range = rows[i] + ":" + (rows[j - 1] + 1);
+        parts.add(a.get(new NDIndex(axis == 0 ? range : ":, " + range)));
+        i = j;
+      }
+      NDArray out = parts.size() == 1 ? parts.get(0).duplicate() : NDArrays.concat(parts, axis);
+      out.attach(batchManager);
+      parts.close();
+      return out;
+    }
+
+    /** Runs a method that returns logits [B,V] and splits them per row. */
+    private float[][] call(String method, int rows, IValue... args) {
       long t0 = System.nanoTime();
-      try (IValue out = IValueUtils.runMethod(block, method, args)) {
-        NDArray result = out.toTensor((PtNDManager) step);
-        float[] logits = result.toFloatArray();
+      try (NDManager out = batchManager.newSubManager();
+          IValue result = IValueUtils.runMethod(block, method, args)) {
+        float[] flat = result.toTensor((PtNDManager) out).toFloatArray();
         nativeNanos.add(System.nanoTime() - t0);
-        return logits;
+        int v = flat.length / rows;
+        float[][] split = new float[rows][];
+        for (int r = 0; r < rows; r++) {
+          split[r] = Arrays.copyOfRange(flat, r * v, (r + 1) * v);
+        }
+        return split;
       } finally {
         for (IValue a : args) {
           a.close();
@@ -242,7 +380,7 @@ public final class DjlKosmosModel implements LanguageModel {
 
     @Override
     public void close() {
-      seqManager.close();
+      batchManager.close();
     }
   }
 }

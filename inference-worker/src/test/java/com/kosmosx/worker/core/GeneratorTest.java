@@ -31,10 +31,15 @@ class GeneratorTest {
     public void close() {}
   }
 
-  /** Emits a fixed script of tokens, one per step, recording what it was fed. */
+  /**
+   * Emits a fixed script of tokens per row, one per step, recording what it was fed. A prompt whose
+   * first token after BOS is {@link #POISON} makes the model throw whenever it is in the batch.
+   */
   static class ScriptedModel implements LanguageModel {
+    static final long POISON = 35;
     final int[] script;
     final List<Long> fed = new ArrayList<>();
+    final List<Integer> batchSizes = new ArrayList<>();
     int capacity;
     boolean closed;
 
@@ -43,22 +48,44 @@ class GeneratorTest {
     }
 
     @Override
-    public Sequence start(long[] promptIds, int capacity) {
-      this.capacity = capacity;
-      return new Sequence() {
-        int step;
+    public Batch start(List<Prompt> prompts) {
+      this.capacity = prompts.stream().mapToInt(Prompt::capacity).max().orElse(0);
+      boolean poisoned = prompts.stream().anyMatch(p -> p.ids().length > 1 && p.ids()[1] == POISON);
+      if (poisoned) {
+        throw new IllegalStateException("CUDA out of memory (simulated)");
+      }
+      batchSizes.add(prompts.size());
+      return new Batch() {
+        int[] steps = new int[prompts.size()];
 
         @Override
-        public float[] logits() {
+        public int size() {
+          return steps.length;
+        }
+
+        @Override
+        public float[] logits(int row) {
           float[] l = new float[40];
-          l[script[Math.min(step, script.length - 1)]] = 10;
+          l[script[Math.min(steps[row], script.length - 1)]] = 10;
           return l;
         }
 
         @Override
-        public void append(long token) {
-          fed.add(token);
-          step++;
+        public void append(long[] tokens) {
+          for (int r = 0; r < tokens.length; r++) {
+            fed.add(tokens[r]);
+            steps[r]++;
+          }
+        }
+
+        @Override
+        public void keep(int[] rows) {
+          int[] kept = new int[rows.length];
+          for (int i = 0; i < rows.length; i++) {
+            kept[i] = steps[rows[i]];
+          }
+          steps = kept;
+          batchSizes.add(rows.length);
         }
 
         @Override
@@ -121,6 +148,75 @@ class GeneratorTest {
   void promptIdsStartWithBos() {
     Generator g = new Generator(new ScriptedModel(2), new LetterTokenizer(), 0, 2);
     assertThat(g.promptIds("ab")).containsExactly(0L, 10L, 11L);
+  }
+
+  private static Generator.Request request(Generator g, String prompt, int maxTokens) {
+    long[] ids = g.promptIds(prompt);
+    return new Generator.Request(
+        LanguageModel.Prompt.text(ids, maxTokens),
+        ids.length - 1,
+        () -> new Sampler(null, null, null),
+        List.of(),
+        () -> false);
+  }
+
+  /** Collects a batch's results in the order they were reported. */
+  static final class Results implements Generator.Listener {
+    final List<Integer> order = new ArrayList<>();
+    final java.util.Map<Integer, Generation> done = new java.util.HashMap<>();
+    final java.util.Map<Integer, RuntimeException> failed = new java.util.HashMap<>();
+
+    @Override
+    public void finished(int request, Generation generation) {
+      order.add(request);
+      done.put(request, generation);
+    }
+
+    @Override
+    public void failed(int request, RuntimeException error) {
+      order.add(request);
+      failed.put(request, error);
+    }
+  }
+
+  @Test
+  void aSequenceThatEndsEarlyIsReportedAndLeavesTheBatch() {
+    ScriptedModel m = new ScriptedModel(10, 11, 12, 13, 14, 15, 16, 17);
+    Generator g = new Generator(m, new LetterTokenizer(), 0, 2);
+    Results r = new Results();
+    g.generate(List.of(request(g, "a", 6), request(g, "b", 2), request(g, "c", 4)), r);
+    // Reported in the order they end, not the order submitted.
+    assertThat(r.order).containsExactly(1, 2, 0);
+    assertThat(r.done.get(0).text()).isEqualTo("abcdef");
+    assertThat(r.done.get(1).text()).isEqualTo("ab");
+    assertThat(r.done.get(2).text()).isEqualTo("abcd");
+    // The batch shrank as sequences ended: 3 rows, then 2, then 1.
+    assertThat(m.batchSizes).containsExactly(3, 2, 1);
+    // Fed tokens: 3 rows x 1 step, 2 rows x 2 steps, 1 row x 2 steps (never the last token).
+    assertThat(m.fed).hasSize(3 + 4 + 2);
+  }
+
+  @Test
+  void aModelErrorInABatchFailsOnlyTheJobThatCausesIt() {
+    ScriptedModel m = new ScriptedModel(10, 11, 2);
+    Generator g = new Generator(m, new LetterTokenizer(), 0, 2);
+    Results r = new Results();
+    long[] poison = {0, ScriptedModel.POISON};
+    g.generate(
+        List.of(
+            request(g, "a", 5),
+            new Generator.Request(
+                LanguageModel.Prompt.text(poison, 5),
+                1,
+                () -> new Sampler(null, null, null),
+                List.of(),
+                () -> false),
+            request(g, "c", 5)),
+        r);
+    assertThat(r.done).containsOnlyKeys(0, 2);
+    assertThat(r.done.get(0).text()).isEqualTo("ab");
+    assertThat(r.failed).containsOnlyKeys(1);
+    assertThat(r.failed.get(1)).hasMessageContaining("out of memory");
   }
 
   @Test

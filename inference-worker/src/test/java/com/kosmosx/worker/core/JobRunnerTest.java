@@ -26,6 +26,8 @@ class JobRunnerTest {
   private static JobRunner runner(LanguageModel model, int maxContext) {
     return new JobRunner(
         new Generator(model, new GeneratorTest.LetterTokenizer(), 0, 2),
+        null,
+        null,
         maxContext,
         1000,
         Duration.ofSeconds(30),
@@ -54,7 +56,7 @@ class JobRunnerTest {
     LanguageModel broken =
         new GeneratorTest.ScriptedModel(10) {
           @Override
-          public Sequence start(long[] promptIds, int capacity) {
+          public Batch start(java.util.List<Prompt> prompts) {
             throw new IllegalStateException("CUDA out of memory (simulated)");
           }
         };

@@ -95,10 +95,8 @@ class TinyKosmosEngineIT {
     }
   }
 
-  @Test
-  void imagePromptReproducesTheGoldenTokens() {
-    JsonNode c = golden.path("image");
-    long[] prompt = ids(c.path("prompt_ids"));
+  /** The synthetic image of scripts/make_tiny_model.py, in float32 as torch computes it. */
+  private static float[] syntheticPixels() {
     int size = dir.config().imageSize();
     double[] mean = dir.config().imageMean();
     double[] std = dir.config().imageStd();
@@ -106,32 +104,122 @@ class TinyKosmosEngineIT {
     for (int ch = 0; ch < 3; ch++) {
       for (int y = 0; y < size; y++) {
         for (int x = 0; x < size; x++) {
-          // Same synthetic image as scripts/make_tiny_model.py, in float32 as torch computes it.
           float raw = (float) ((ch * 7 + y * 3 + x) % 256) / 255.0f;
           pixels[(ch * size + y) * size + x] = (raw - (float) mean[ch]) / (float) std[ch];
         }
       }
     }
+    return pixels;
+  }
+
+  private static LanguageModel.Prompt imagePrompt() {
+    JsonNode c = golden.path("image");
+    return new LanguageModel.Prompt(
+        ids(c.path("prompt_ids")),
+        c.path("max_tokens").asInt(),
+        syntheticPixels(),
+        c.path("image_positions").get(0).asInt());
+  }
+
+  @Test
+  void imagePromptReproducesTheGoldenTokens() {
+    JsonNode c = golden.path("image");
+    LanguageModel.Prompt prompt = imagePrompt();
     List<Long> out = new ArrayList<>();
-    int max = c.path("max_tokens").asInt();
-    try (var seq =
-        model.startWithImage(
-            prompt, prompt.length + max, pixels, c.path("image_positions").get(0).asInt())) {
-      for (int i = 0; i < max; i++) {
-        int t = argmax(seq.logits());
+    try (var batch = model.start(List.of(prompt))) {
+      for (int i = 0; i < prompt.maxNewTokens(); i++) {
+        int t = argmax(batch.logits(0));
         out.add((long) t);
         if (t == 2) {
           break;
         }
-        seq.append(t);
+        batch.append(new long[] {t});
       }
     }
-    assertThat(out)
-        .containsExactlyElementsOf(
-            () ->
-                java.util.stream.StreamSupport.stream(c.path("ids").spliterator(), false)
-                    .map(JsonNode::asLong)
-                    .iterator());
+    List<Long> expected = new ArrayList<>();
+    c.path("ids").forEach(n -> expected.add(n.asLong()));
+    assertThat(out).containsExactlyElementsOf(expected);
+  }
+
+  private static Generator.Request greedyRequest(LanguageModel.Prompt p) {
+    return new Generator.Request(
+        p, p.ids().length - 1, () -> new Sampler(null, null, null), List.of(), () -> false);
+  }
+
+  @Test
+  void batchedDecodingGivesTheSameTokensAsOneByOne() {
+    Generator g = new Generator(model, tokenizer, 0, 2);
+    List<Generator.Request> requests = new ArrayList<>();
+    for (JsonNode c : golden.path("greedy")) {
+      requests.add(greedyRequest(LanguageModel.Prompt.text(ids(c.path("prompt_ids")), 24)));
+    }
+    // Different lengths (left padding), a long one (chunked prefill) and an image prompt.
+    requests.add(
+        greedyRequest(
+            LanguageModel.Prompt.text(
+                g.promptIds("The robot walked to the beach and looked at the waves. ".repeat(12)),
+                30)));
+    requests.add(greedyRequest(imagePrompt()));
+    requests.add(greedyRequest(LanguageModel.Prompt.text(g.promptIds("Hello"), 3)));
+
+    List<long[]> alone = new ArrayList<>();
+    for (Generator.Request r : requests) {
+      GeneratorResults one = new GeneratorResults();
+      g.generate(List.of(r), one);
+      alone.add(one.done.get(0).tokenIds());
+    }
+    GeneratorResults batched = new GeneratorResults();
+    g.generate(requests, batched);
+    assertThat(batched.failed).isEmpty();
+    for (int i = 0; i < requests.size(); i++) {
+      assertThat(batched.done.get(i).tokenIds()).as("request " + i).containsExactly(alone.get(i));
+    }
+    // The short ones were reported before the batch's longest one ended.
+    // Everything started together, so results come out shortest first: each was reported when it
+    // ended, not when the batch's longest one did.
+    int[] lengths =
+        batched.order.stream().mapToInt(i -> batched.done.get(i).outputTokens()).toArray();
+    assertThat(lengths).isSorted();
+    assertThat(lengths[0]).isLessThan(lengths[lengths.length - 1]);
+  }
+
+  @Test
+  void aTwentyThousandTokenContextCompletes() {
+    Generator g = new Generator(model, tokenizer, 0, 2);
+    String sentence = "The quick brown fox jumps over the lazy dog. ";
+    long[] one = tokenizer.encode(sentence);
+    long[] prompt = g.promptIds(sentence.repeat((20_000 - 24) / one.length));
+    int promptTokens = prompt.length - 1;
+    int maxTokens = 20_000 - promptTokens;
+    assertThat(promptTokens).isGreaterThan(19_900);
+    assertThat(maxTokens).isGreaterThanOrEqualTo(16);
+    // EOS disabled: the run fills the whole 20,000-token context.
+    var result =
+        new Generator(model, tokenizer, 0, -1)
+            .generate(prompt, maxTokens, new Sampler(null, null, null), List.of(), () -> false);
+    assertThat(result.inputTokens()).isEqualTo(promptTokens);
+    assertThat(result.outputTokens()).isEqualTo(maxTokens);
+    assertThat(result.inputTokens() + result.outputTokens()).isEqualTo(20_000);
+  }
+
+  /** Collects a batch's results in the order they were reported. */
+  static final class GeneratorResults implements Generator.Listener {
+    final List<Integer> order = new ArrayList<>();
+    final java.util.Map<Integer, com.kosmosx.worker.core.Generation> done =
+        new java.util.HashMap<>();
+    final java.util.Map<Integer, RuntimeException> failed = new java.util.HashMap<>();
+
+    @Override
+    public void finished(int request, com.kosmosx.worker.core.Generation generation) {
+      order.add(request);
+      done.put(request, generation);
+    }
+
+    @Override
+    public void failed(int request, RuntimeException error) {
+      order.add(request);
+      failed.put(request, error);
+    }
   }
 
   @Test
@@ -142,18 +230,23 @@ class TinyKosmosEngineIT {
     assertThat(prompt.length).isGreaterThan(300);
     float[] full;
     try (var big = new DjlKosmosModel(dir, Device.cpu(), 4096);
-        var seq = big.start(prompt, prompt.length + 1)) {
-      full = seq.logits().clone();
+        var batch = big.start(List.of(LanguageModel.Prompt.text(prompt, 1)))) {
+      full = batch.logits(0).clone();
     }
     float[] chunked;
     try (var small = new DjlKosmosModel(dir, Device.cpu(), 128);
-        var seq = small.start(prompt, prompt.length + 1)) {
-      chunked = seq.logits().clone();
+        var batch = small.start(List.of(LanguageModel.Prompt.text(prompt, 1)))) {
+      chunked = batch.logits(0).clone();
     }
     assertThat(argmax(chunked)).isEqualTo(argmax(full));
     for (int i = 0; i < full.length; i++) {
       assertThat(chunked[i]).isCloseTo(full[i], org.assertj.core.data.Offset.offset(1e-3f));
     }
+  }
+
+  @Test
+  void theStartUpCheckPassesOnTheShippedModel() {
+    model.selfTest();
   }
 
   private static int argmax(float[] l) {
