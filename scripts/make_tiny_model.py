@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from typing import Optional
 
 torch.manual_seed(1234)
 torch.set_num_threads(1)
@@ -65,7 +66,7 @@ The children are reading books in the library.
 """
 GROUNDED = [
     "<grounding> An image of<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863></object> warming himself by<phrase> a fire</phrase><object><patch_index_0005><patch_index_0911></object>.",
-    "<grounding> An image of<phrase> two dogs</phrase><object><patch_index_0100><patch_index_0400></object></delimiter_of_multi_objects/><patch_index_0500><patch_index_0900></object> in a park.",
+    "<grounding> An image of<phrase> two dogs</phrase><object><patch_index_0100><patch_index_0400></delimiter_of_multi_objects/><patch_index_0500><patch_index_0900></object> in a park.",
 ]
 
 
@@ -159,6 +160,21 @@ class Tokenizer:
         for p in pieces(text[pos:]):
             ids += self.bpe(p)
         return ids
+
+    def decode(self, ids):
+        inv = {v: k for k, v in self.vocab.items()}
+        unbyte = {c: b for b, c in BYTE_MAP.items()}
+        out, buf = [], bytearray()
+        for i in ids:
+            t = inv[i]
+            if t in SPECIALS or t in TAGS or t.startswith("<patch_index_"):
+                out.append(buf.decode("utf-8", "replace"))
+                buf = bytearray()
+                out.append(t)
+            else:
+                buf.extend(unbyte[c] for c in t)
+        out.append(buf.decode("utf-8", "replace"))
+        return "".join(out)
 
     def to_json(self):
         added = []
@@ -279,30 +295,46 @@ class TinyKosmos(nn.Module):
         return self._run(self.embed(input_ids), position_ids, k_cache, v_cache, key_mask, start)[:, -1]
 
     @torch.jit.unused
-    def forward(self, input_ids: Tensor) -> Tensor:
+    def forward(self, input_ids: Tensor, pixel_values: Optional[Tensor] = None,
+                image_mask: Optional[Tensor] = None) -> Tensor:
         b, t = input_ids.shape
         hd = D_MODEL // N_HEADS
         # Training only: a fresh cache per layer, so autograd never sees one buffer written twice.
-        h = self.embed(input_ids) + self._positions(torch.arange(t).unsqueeze(0).expand(b, t))
+        h = self.embed(input_ids)
+        if pixel_values is not None:
+            h = h.masked_scatter(image_mask.unsqueeze(-1), self.encode_image(pixel_values))
+        h = h + self._positions(torch.arange(t).unsqueeze(0).expand(b, t))
         causal = torch.tril(torch.ones(t, t, dtype=torch.bool)).unsqueeze(0).unsqueeze(0)
         for block in self.blocks:
             h = block(h, torch.zeros(b, N_HEADS, t, hd), torch.zeros(b, N_HEADS, t, hd), causal, 0)
         return self.lm_head(self.norm(h))
 
 
-def train(model, seqs, steps=300):
-    """A short, deterministic training run so the shipped model answers in English-like text and
-    learns to stop (EOS), which makes the local stack's demo meaningful. Not a quality model."""
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+def pad_batch(seqs):
     t = max(len(s) for s in seqs)
     batch = torch.full((len(seqs), t), 1, dtype=torch.long)
     for i, s in enumerate(seqs):
         batch[i, :len(s)] = torch.tensor(s)
     target = batch[:, 1:].clone()
-    target[target == 1] = -100
+    target[target == 1] = -100  # padding and image placeholders predict nothing
+    return batch, target
+
+
+def train(model, seqs, image_seqs, images, steps=400):
+    """A short, deterministic training run so the shipped model answers in English-like text,
+    learns to stop (EOS) and, after an image with <grounding>, emits grounded phrases with boxes,
+    which makes the local stack's demo and the image tests meaningful. Not a quality model."""
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch, target = pad_batch(seqs)
+    img_batch, img_target = pad_batch(image_seqs)
+    img_mask = torch.zeros(img_batch.shape, dtype=torch.bool)
+    img_mask[:, 2:2 + N_IMG] = True
     for step in range(steps):
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100)
+        img_logits = model(img_batch[:, :-1], images, img_mask[:, :-1])
+        loss = loss + F.cross_entropy(img_logits.reshape(-1, img_logits.shape[-1]), img_target.reshape(-1),
+                                      ignore_index=-100)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -348,6 +380,14 @@ def synthetic_image():
     return ((raw - mean) / std).unsqueeze(0)
 
 
+def random_image(seed):
+    g = torch.Generator().manual_seed(seed)
+    raw = torch.rand(3, IMAGE_SIZE, IMAGE_SIZE, generator=g)
+    mean = torch.tensor(MEAN).view(3, 1, 1)
+    std = torch.tensor(STD).view(3, 1, 1)
+    return ((raw - mean) / std).unsqueeze(0)
+
+
 MEAN = [0.48145466, 0.4578275, 0.40821073]
 STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -359,7 +399,13 @@ def main(out_dir):
     model = TinyKosmos(vocab_size)
     seqs = [[0] + tok.encode(line) + [2] for line in CORPUS.strip().split("\n")]
     seqs += [[0] + tok.encode(g) + [2] for g in GROUNDED]
-    loss = train(model, seqs)
+    # Image + <grounding> + " An image of" -> a grounded caption, on a few different images, so
+    # any image gets a caption with objects from the tiny model.
+    image_head = [0, tok.vocab["<image>"]] + [1] * N_IMG + [tok.vocab["</image>"]]
+    caption = tok.encode(GROUNDED[0])  # starts with <grounding>
+    images = torch.cat([synthetic_image(), random_image(1), random_image(2), random_image(3)])
+    image_seqs = [image_head + caption + [2] for _ in range(images.shape[0])]
+    loss = train(model, seqs, image_seqs, images)
     model.eval()
     # Frozen weights: without this every inference call would record an autograd graph through
     # the in-place KV-cache writes, growing memory with each decoded token.
@@ -398,13 +444,15 @@ def main(out_dir):
         ids = [0] + tok.encode(p)
         golden["greedy"].append({"prompt": p, "prompt_ids": ids, "max_tokens": 24, "ids": greedy(loaded, ids, 24)})
     img_ids = [0, tok.vocab["<image>"]] + [1] * N_IMG + [tok.vocab["</image>"], tok.vocab["<grounding>"]] + tok.encode(" An image of")
-    golden["image"] = {"prompt_ids": img_ids, "image_positions": [2, 2 + N_IMG], "max_tokens": 16,
-                       "ids": greedy(loaded, img_ids, 16, image=synthetic_image())}
+    img_out = greedy(loaded, img_ids, 48, image=synthetic_image())
+    golden["image"] = {"prompt_ids": img_ids, "image_positions": [2, 2 + N_IMG], "max_tokens": 48,
+                       "ids": img_out, "text": tok.decode(img_out)}
     with open(os.path.join(out_dir, "golden.json"), "w", encoding="utf-8") as f:
         json.dump(golden, f, ensure_ascii=False, indent=1)
     print("vocab", vocab_size, "loss", round(loss, 4), "params", sum(p.numel() for p in model.parameters()))
     for g in golden["greedy"]:
         print(repr(g["prompt"]), "->", g["ids"])
+    print("image ->", repr(golden["image"]["text"]))
 
 
 if __name__ == "__main__":

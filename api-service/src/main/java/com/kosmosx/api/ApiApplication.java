@@ -17,6 +17,7 @@ import com.kosmosx.api.auth.ClientAddressFilter;
 import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.Backoff;
+import com.kosmosx.api.core.ImageNormalizer;
 import com.kosmosx.api.core.JobEventProjector;
 import com.kosmosx.api.core.JobService;
 import com.kosmosx.api.core.JobValidator;
@@ -24,6 +25,7 @@ import com.kosmosx.api.core.KeyService;
 import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.core.OutboxRelay;
 import com.kosmosx.api.core.Passwords;
+import com.kosmosx.api.core.PromptTokenizer;
 import com.kosmosx.api.core.RateLimiter;
 import com.kosmosx.api.errors.ApiProblemMapper;
 import com.kosmosx.api.errors.BodyLimitFilter;
@@ -52,6 +54,7 @@ import io.dropwizard.core.setup.Environment;
 import io.dropwizard.jdbi3.JdbiFactory;
 import io.dropwizard.jdbi3.bundles.JdbiExceptionsBundle;
 import io.dropwizard.lifecycle.Managed;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.time.Clock;
 import java.time.Duration;
@@ -70,6 +73,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.glassfish.jersey.media.multipart.MultiPartFeature;
 import org.glassfish.jersey.server.ServerProperties;
 import org.jdbi.v3.core.Jdbi;
 
@@ -170,6 +174,15 @@ public class ApiApplication extends Application<ApiConfiguration> {
                         new ByteArrayDeserializer()),
                 new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10))));
 
+    PromptTokenizer tokenizer = new PromptTokenizer(Path.of(config.jobs.tokenizer));
+    env.lifecycle()
+        .manage(
+            new Managed() {
+              @Override
+              public void stop() {
+                tokenizer.close();
+              }
+            });
     Passwords passwords = new Passwords(config.auth.bcryptCost);
     AccountService accounts = new AccountService(jdbi, passwords, clock);
     accounts.ensureBootstrapAdmin(config.auth.bootstrapAdminKey);
@@ -177,7 +190,11 @@ public class ApiApplication extends Application<ApiConfiguration> {
         new JobService(
             jdbi,
             clock,
-            new JobValidator(config.jobs.maxContextTokens, config.jobs.defaultMaxTokens),
+            new JobValidator(
+                config.jobs.maxContextTokens,
+                config.jobs.defaultMaxTokens,
+                tokenizer::count,
+                new ImageNormalizer()),
             Duration.ofMillis(config.jobs.deadline.toMilliseconds()),
             PriceBook.DEFAULT,
             config.rateLimits.maxUnfinishedJobs,
@@ -203,7 +220,8 @@ public class ApiApplication extends Application<ApiConfiguration> {
     var jersey = env.jersey();
     // API.md promises "Location: /v1/jobs/{id}" as written, not an absolute URL.
     jersey.property(ServerProperties.LOCATION_HEADER_RELATIVE_URI_RESOLUTION_DISABLED, true);
-    jersey.register(new BodyLimitFilter(config.maxBodyBytes));
+    jersey.register(new BodyLimitFilter(config.maxBodyBytes, config.maxJobBodyBytes));
+    jersey.register(MultiPartFeature.class);
     jersey.register(ClientAddressFilter.class);
     jersey.register(new AuthFeature(authenticator, basic));
     jersey.register(new RateLimitHeadersFilter(limits));
@@ -214,7 +232,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new AccountResource(accounts, keys, limits));
     jersey.register(new ApiKeyResource(keys));
     jersey.register(new WebhookSecretResource(keys));
-    jersey.register(new JobResource(jobs, limits));
+    jersey.register(new JobResource(jobs, limits, env.getObjectMapper()));
     jersey.register(new DocsResource());
     jersey.register(new PingResource());
     jersey.register(new AdminResource(keys));

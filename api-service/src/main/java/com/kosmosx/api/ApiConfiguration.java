@@ -31,6 +31,14 @@ public class ApiConfiguration extends Configuration {
   @JsonProperty
   public long maxBodyBytes = 1_048_576;
 
+  /**
+   * Body limit of {@code POST /v1/jobs}, which carries images: a 20 MB image as base64 in JSON (4/3
+   * of it) plus the rest of the request. The image itself is then held to 20 MB decoded.
+   */
+  @Min(1)
+  @JsonProperty
+  public long maxJobBodyBytes = 28 * 1_048_576L;
+
   /** Kafka connection and topic creation. */
   public static class KafkaSettings {
     @NotEmpty @JsonProperty public String bootstrapServers = "localhost:9092";
@@ -98,6 +106,9 @@ public class ApiConfiguration extends Configuration {
     @Min(1)
     @JsonProperty
     public int defaultMaxTokens = 256;
+
+    /** The model's tokenizer.json: prompts are counted with it at submit time. */
+    @NotEmpty @JsonProperty public String tokenizer = "model/tiny-kosmos/tokenizer.json";
 
     /** How long the synchronous seed route {@code POST /predict} waits for its job. */
     @NotNull @JsonProperty public Duration predictTimeout = Duration.seconds(60);

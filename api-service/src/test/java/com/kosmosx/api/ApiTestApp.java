@@ -40,6 +40,7 @@ public final class ApiTestApp implements AutoCloseable {
     settings.put("database.url", jdbcUrl);
     settings.put("kafka.bootstrapServers", SharedPlatform.kafka().bootstrapServers());
     settings.put("auth.bcryptCost", "4");
+    settings.put("jobs.tokenizer", "../model/tiny-kosmos/tokenizer.json");
     settings.put("logging.level", "WARN");
     // Every test signs up from 127.0.0.1; tests of the per-address limit set their own.
     settings.put("rateLimits.signupsPerAddressPerHour", "100000");

@@ -119,7 +119,9 @@ public record StackLayout(
                 common,
                 Map.of(
                     "KOSMOS_API_PORT", String.valueOf(apiPort),
-                    "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort))),
+                    "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort),
+                    "KOSMOS_TOKENIZER", root.resolve("model/tiny-kosmos/tokenizer.json").toString(),
+                    "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
             null,
             "http://localhost:" + apiAdminPort + "/healthcheck"),
         new ServiceSpec(

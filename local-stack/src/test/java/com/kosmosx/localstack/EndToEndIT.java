@@ -65,6 +65,7 @@ class EndToEndIT {
             ConfigOverride.config("api", "database.url", SharedPlatform.freshDatabase("e2e")),
             ConfigOverride.config("api", "kafka.bootstrapServers", kafka),
             ConfigOverride.config("api", "auth.bcryptCost", "4"),
+            ConfigOverride.config("api", "jobs.tokenizer", "../model/tiny-kosmos/tokenizer.json"),
             ConfigOverride.config("api", "logging.level", quiet));
     worker =
         new DropwizardTestSupport<>(
@@ -205,6 +206,145 @@ class EndToEndIT {
       assertThat(done.path("output").path("text").asText()).isNotBlank();
     }
     assertThat(ids).hasSize(6);
+  }
+
+  private static String newKey(String prefix) throws Exception {
+    String user = prefix + UUID.randomUUID().toString().substring(0, 8);
+    return post(
+            "/v1/accounts",
+            "{\"username\":\""
+                + user
+                + "\",\"email\":\"i@example.com\",\"password\":\"long enough pw\"}",
+            null)
+        .path("api_key")
+        .path("key")
+        .asText();
+  }
+
+  private static byte[] png(int w, int h) throws Exception {
+    java.awt.image.BufferedImage img =
+        new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < h; y++) {
+      for (int x = 0; x < w; x++) {
+        img.setRGB(x, y, (x * 255 / w) << 16 | (y * 255 / h) << 8 | 0x60);
+      }
+    }
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    javax.imageio.ImageIO.write(img, "png", out);
+    return out.toByteArray();
+  }
+
+  private static void assertObjects(JsonNode done) {
+    assertThat(done.path("status").asText()).as(done.toString()).isEqualTo("succeeded");
+    JsonNode objects = done.path("output").path("objects");
+    assertThat(objects.size()).as(done.toString()).isPositive();
+    for (JsonNode o : objects) {
+      assertThat(o.path("label").asText()).isNotBlank();
+      JsonNode b = o.path("box");
+      assertThat(b.path("x0").asDouble()).isBetween(0.0, 1.0).isLessThan(b.path("x1").asDouble());
+      assertThat(b.path("y0").asDouble()).isBetween(0.0, 1.0).isLessThan(b.path("y1").asDouble());
+      assertThat(b.path("x1").asDouble()).isLessThanOrEqualTo(1.0);
+      assertThat(b.path("y1").asDouble()).isLessThanOrEqualTo(1.0);
+    }
+    // Tags are stripped from the text, as Kosmos-2's post-processing does.
+    assertThat(done.path("output").path("text").asText()).doesNotContain("<").isNotBlank();
+    assertThat(done.path("usage").path("images").asInt()).isEqualTo(1);
+    assertThat(done.path("usage").path("billable_images").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  @Order(4)
+  void anImageJobAsBase64FindsObjects() throws Exception {
+    String key = newKey("img");
+    byte[] png = png(640, 480);
+    JsonNode submitted =
+        post(
+            "/v1/jobs",
+            "{\"type\":\"image\",\"input\":{\"image\":\"data:image/png;base64,"
+                + java.util.Base64.getEncoder().encodeToString(png)
+                + "\",\"prompt\":\"An image of\",\"max_tokens\":64}}",
+            key);
+    // The echo describes the original image, never its bytes.
+    JsonNode image = submitted.path("input").path("image");
+    assertThat(image.path("width").asInt()).isEqualTo(640);
+    assertThat(image.path("height").asInt()).isEqualTo(480);
+    assertThat(image.path("format").asText()).isEqualTo("png");
+    assertThat(image.path("sha256").asText()).hasSize(64);
+    assertThat(image.has("data")).isFalse();
+    assertThat(submitted.path("input").path("detect_objects").asBoolean()).isTrue();
+    assertObjects(awaitTerminal(submitted.path("id").asText(), key));
+  }
+
+  @Test
+  @Order(5)
+  void anImageJobAsMultipartFindsObjects() throws Exception {
+    String key = newKey("mp");
+    String boundary = "kosmos" + UUID.randomUUID();
+    java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+    String head =
+        "--"
+            + boundary
+            + "\r\nContent-Disposition: form-data; name=\"request\"\r\n"
+            + "Content-Type: application/json\r\n\r\n"
+            + "{\"type\":\"image\",\"input\":{\"max_tokens\":64}}\r\n"
+            + "--"
+            + boundary
+            + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"cat.png\"\r\n"
+            + "Content-Type: image/png\r\n\r\n";
+    body.write(head.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    body.write(png(300, 300));
+    body.write(("\r\n--" + boundary + "--\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    HttpResponse<String> r =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create("http://localhost:" + api.getLocalPort() + "/v1/jobs"))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .header("Authorization", "Bearer " + key)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    JsonNode submitted = JSON.readTree(r.body());
+    assertThat(submitted.path("type").asText()).isEqualTo("image");
+    assertThat(submitted.path("input").path("prompt").asText()).isEqualTo("An image of");
+    assertObjects(awaitTerminal(submitted.path("id").asText(), key));
+  }
+
+  @Test
+  @Order(6)
+  void aCorruptImageAndAnOverlongPromptAreRefusedAtSubmit() throws Exception {
+    String key = newKey("bad");
+    byte[] png = png(100, 100);
+    byte[] corrupt = java.util.Arrays.copyOf(png, png.length / 2);
+    HttpResponse<String> r =
+        postRaw(
+            "{\"type\":\"image\",\"input\":{\"image\":\""
+                + java.util.Base64.getEncoder().encodeToString(corrupt)
+                + "\"}}",
+            key);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+    assertThat(JSON.readTree(r.body()).path("code").asText()).isEqualTo("invalid_image");
+
+    // ~20,000 prompt tokens by the model's tokenizer plus max_tokens 256 do not fit.
+    String prompt = "The quick brown fox jumps over the lazy dog. ".repeat(2_100);
+    r = postRaw("{\"type\":\"text\",\"input\":{\"prompt\":\"" + prompt + "\"}}", key);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    JsonNode problem = JSON.readTree(r.body());
+    assertThat(problem.path("code").asText()).isEqualTo("context_length_exceeded");
+    assertThat(problem.path("max_context_tokens").asInt()).isEqualTo(20_000);
+    assertThat(problem.path("max_tokens").asInt()).isEqualTo(256);
+    assertThat(problem.path("prompt_tokens").asInt()).isGreaterThan(19_744);
+  }
+
+  private static HttpResponse<String> postRaw(String body, String key) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create("http://localhost:" + api.getLocalPort() + "/v1/jobs"))
+            .header("Content-Type", "application/json")
+            .header("Authorization", "Bearer " + key)
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   private static JsonNode post(String path, String body, String key) throws Exception {

@@ -59,7 +59,15 @@ public final class JobService {
   }
 
   public JobView submit(Caller caller, SubmitJobRequest request) {
-    JobInput input = validator.validate(request);
+    return submit(caller, request, null);
+  }
+
+  /**
+   * @param upload the image part of a multipart submission, or null
+   */
+  public JobView submit(Caller caller, SubmitJobRequest request, byte[] upload) {
+    JobInput input = validator.validate(request, upload);
+    JobType type = input.image() != null ? JobType.IMAGE : JobType.TEXT;
     Map<String, String> metadata = request.metadata();
     // Microseconds: what PostgreSQL keeps, so this answer and a later GET show the same time.
     Instant now = clock.instant().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
@@ -67,15 +75,10 @@ public final class JobService {
     Topic<String, JobRequest> topic = Topics.JOBS_SHARED;
     JobRequest message =
         new JobRequest(
-            jobId,
-            caller.accountId(),
-            JobType.TEXT,
-            Topics.SHARED_LANE,
-            input,
-            now,
-            now.plus(deadline));
+            jobId, caller.accountId(), type, Topics.SHARED_LANE, input, now, now.plus(deadline));
     byte[] payload = topic.serializeValue(message);
-    String inputJson = write(input);
+    // The stored echo describes the image (size, format, hash) without keeping its pixels.
+    String inputJson = write(echo(input));
     String metadataJson = metadata == null ? null : write(metadata);
     jdbi.useTransaction(
         h -> {
@@ -94,7 +97,7 @@ public final class JobService {
           dao.insert(
               jobId,
               caller.accountId(),
-              JobType.TEXT.wire(),
+              type.wire(),
               Topics.SHARED_LANE,
               inputJson,
               metadataJson,
@@ -107,7 +110,7 @@ public final class JobService {
         new JobRow(
             jobId,
             caller.accountId(),
-            JobType.TEXT.wire(),
+            type.wire(),
             "queued",
             Topics.SHARED_LANE,
             inputJson,
@@ -121,6 +124,22 @@ public final class JobService {
             now.atOffset(java.time.ZoneOffset.UTC),
             null,
             null));
+  }
+
+  private static JobInput echo(JobInput in) {
+    if (in.image() == null) {
+      return in;
+    }
+    var i = in.image();
+    return new JobInput(
+        in.prompt(),
+        in.maxTokens(),
+        in.temperature(),
+        in.topP(),
+        in.stop(),
+        in.seed(),
+        new com.kosmosx.contracts.ImageInput(null, i.width(), i.height(), i.format(), i.sha256()),
+        in.detectObjects());
   }
 
   public JobView find(Caller caller, String jobId) {

@@ -2,13 +2,17 @@ package com.kosmosx.api.core;
 
 import com.kosmosx.api.api.SubmitJobRequest;
 import com.kosmosx.api.errors.ApiProblem;
+import com.kosmosx.contracts.ImageInput;
 import com.kosmosx.contracts.JobInput;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToIntFunction;
 
 /**
- * Checks a submission against API.md and normalises it into the wire {@link JobInput}. Every
- * rejection is a 400 {@code validation_failed} that names the field.
+ * Checks a submission against API.md and normalises it into the wire {@link JobInput}. A field
+ * error is a 400 {@code validation_failed} that names the field; a prompt that does not fit is
+ * {@code context_length_exceeded} with the numbers (counted by the model's tokenizer); an image
+ * that does not decode is {@code invalid_image}.
  */
 public final class JobValidator {
   static final int MAX_PROMPT_CHARS = 200_000;
@@ -18,28 +22,46 @@ public final class JobValidator {
   static final int MAX_METADATA_KEY_CHARS = 40;
   static final int MAX_METADATA_VALUE_CHARS = 500;
 
+  /** Prompt of an image job that gives none: Kosmos-2's captioning prompt. */
+  static final String DEFAULT_IMAGE_PROMPT = "An image of";
+
   private final int maxContextTokens;
   private final int defaultMaxTokens;
+  private final ToIntFunction<String> tokens;
+  private final ImageNormalizer images;
 
-  public JobValidator(int maxContextTokens, int defaultMaxTokens) {
+  /**
+   * @param tokens counts a prompt's tokens as the worker will (the model's tokenizer)
+   */
+  public JobValidator(
+      int maxContextTokens,
+      int defaultMaxTokens,
+      ToIntFunction<String> tokens,
+      ImageNormalizer images) {
     this.maxContextTokens = maxContextTokens;
     this.defaultMaxTokens = defaultMaxTokens;
+    this.tokens = tokens;
+    this.images = images;
   }
 
   public JobInput validate(SubmitJobRequest r) {
+    return validate(r, null);
+  }
+
+  /**
+   * @param upload the image file of a multipart submission, or null
+   */
+  public JobInput validate(SubmitJobRequest r, byte[] upload) {
     if (r == null) {
       throw ApiProblem.validation("A JSON body is required.");
     }
     if (r.type() == null) {
       throw ApiProblem.validation("Field 'type' is required: \"text\" or \"image\".", "type");
     }
-    if (r.type().equals("image")) {
-      throw ApiProblem.validation(
-          "Image jobs are not enabled on this deployment yet; submit type \"text\".", "type");
-    }
-    if (!r.type().equals("text")) {
+    if (!r.type().equals("text") && !r.type().equals("image")) {
       throw ApiProblem.validation("Field 'type' must be \"text\" or \"image\".", "type");
     }
+    boolean image = r.type().equals("image");
     if (r.webhook() != null && !r.webhook().isNull()) {
       throw ApiProblem.validation(
           "Webhooks are not enabled on this deployment yet; poll the job instead.", "webhook");
@@ -49,11 +71,29 @@ public final class JobValidator {
     if (in == null) {
       throw ApiProblem.validation("Field 'input' is required.", "input");
     }
-    if (in.image() != null || in.detectObjects() != null) {
-      throw ApiProblem.validation(
-          "Text jobs take no image fields ('image', 'detect_objects').", "input.image");
+    ImageInput picture = null;
+    if (!image) {
+      if (in.image() != null || in.detectObjects() != null || upload != null) {
+        throw ApiProblem.validation(
+            "Text jobs take no image fields ('image', 'detect_objects').", "input.image");
+      }
+    } else {
+      if (in.image() != null && upload != null) {
+        throw ApiProblem.validation(
+            "Send the image either as 'input.image' or as the multipart 'image' part, not both.",
+            "input.image");
+      }
+      if (in.image() == null && upload == null) {
+        throw ApiProblem.validation(
+            "Field 'input.image' is required for image jobs (base64 or a data: URL), or send"
+                + " multipart/form-data with an 'image' part.",
+            "input.image");
+      }
     }
     String prompt = in.prompt();
+    if (image && prompt == null) {
+      prompt = DEFAULT_IMAGE_PROMPT;
+    }
     if (prompt == null || prompt.isBlank()) {
       throw ApiProblem.validation(
           "Field 'input.prompt' is required and not blank.", "input.prompt");
@@ -96,7 +136,40 @@ public final class JobValidator {
       }
       stop = List.copyOf(stop);
     }
-    return new JobInput(prompt, maxTokens, temperature, topP, stop, in.seed(), null, null);
+    int promptTokens = tokens.applyAsInt(prompt);
+    if (promptTokens + maxTokens > maxContextTokens) {
+      throw new ApiProblem(
+          400,
+          "context_length_exceeded",
+          "Context length exceeded",
+          "The prompt has "
+              + promptTokens
+              + " tokens and max_tokens is "
+              + maxTokens
+              + "; together they exceed the "
+              + maxContextTokens
+              + "-token context.",
+          Map.of(
+              "max_context_tokens",
+              maxContextTokens,
+              "prompt_tokens",
+              promptTokens,
+              "max_tokens",
+              maxTokens));
+    }
+    if (image) {
+      // Last: decoding is the expensive check, done once every cheap one has passed.
+      picture = images.normalize(upload != null ? upload : ImageNormalizer.fromBase64(in.image()));
+    }
+    return new JobInput(
+        prompt,
+        maxTokens,
+        temperature,
+        topP,
+        stop,
+        in.seed(),
+        picture,
+        image ? (in.detectObjects() == null ? Boolean.TRUE : in.detectObjects()) : null);
   }
 
   private static void checkMetadata(Map<String, String> metadata) {

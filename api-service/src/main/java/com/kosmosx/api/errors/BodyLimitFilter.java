@@ -17,14 +17,24 @@ import java.io.InputStream;
 @PreMatching
 @Priority(Priorities.HEADER_DECORATOR)
 public final class BodyLimitFilter implements ContainerRequestFilter {
-  private final long maxBytes;
+  private final long defaultMaxBytes;
+  private final long jobMaxBytes;
 
-  public BodyLimitFilter(long maxBytes) {
-    this.maxBytes = maxBytes;
+  /**
+   * @param jobMaxBytes the limit of {@code POST /v1/jobs}, whose body may carry an image
+   */
+  public BodyLimitFilter(long maxBytes, long jobMaxBytes) {
+    this.defaultMaxBytes = maxBytes;
+    this.jobMaxBytes = jobMaxBytes;
   }
 
   @Override
   public void filter(ContainerRequestContext ctx) {
+    String path = ctx.getUriInfo().getPath();
+    long maxBytes =
+        "POST".equals(ctx.getMethod()) && ("v1/jobs".equals(path) || "/v1/jobs".equals(path))
+            ? jobMaxBytes
+            : defaultMaxBytes;
     String length = ctx.getHeaderString(HttpHeaders.CONTENT_LENGTH);
     if (length != null) {
       long n;
@@ -34,14 +44,14 @@ public final class BodyLimitFilter implements ContainerRequestFilter {
         throw ApiProblem.validation("Content-Length is not a number.");
       }
       if (n > maxBytes) {
-        throw tooLarge();
+        throw tooLarge(maxBytes);
       }
     } else if (ctx.hasEntity()) {
       ctx.setEntityStream(new Limited(ctx.getEntityStream(), maxBytes));
     }
   }
 
-  private ApiProblem tooLarge() {
+  private static ApiProblem tooLarge(long maxBytes) {
     return new ApiProblem(
         413,
         "payload_too_large",
@@ -50,11 +60,13 @@ public final class BodyLimitFilter implements ContainerRequestFilter {
         java.util.Map.of("max_bytes", maxBytes));
   }
 
-  private final class Limited extends FilterInputStream {
+  private static final class Limited extends FilterInputStream {
+    private final long limit;
     private long remaining;
 
     Limited(InputStream in, long limit) {
       super(in);
+      this.limit = limit;
       this.remaining = limit;
     }
 
@@ -62,7 +74,7 @@ public final class BodyLimitFilter implements ContainerRequestFilter {
     public int read() throws IOException {
       int b = super.read();
       if (b >= 0 && --remaining < 0) {
-        throw tooLarge();
+        throw tooLarge(limit);
       }
       return b;
     }
@@ -73,7 +85,7 @@ public final class BodyLimitFilter implements ContainerRequestFilter {
       if (n > 0) {
         remaining -= n;
         if (remaining < 0) {
-          throw tooLarge();
+          throw tooLarge(limit);
         }
       }
       return n;

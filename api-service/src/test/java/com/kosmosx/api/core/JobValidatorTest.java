@@ -10,7 +10,9 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class JobValidatorTest {
-  private final JobValidator validator = new JobValidator(20_000, 256);
+  /** One token per character: enough to test the context arithmetic without a tokenizer. */
+  private final JobValidator validator =
+      new JobValidator(20_000, 256, String::length, new ImageNormalizer());
 
   private static SubmitJobRequest text(SubmitJobRequest.Input input) {
     return new SubmitJobRequest("text", input, null, null);
@@ -42,6 +44,10 @@ class JobValidatorTest {
     assertField(null, null);
     assertField(new SubmitJobRequest(null, prompt("x", 1), null, null), "type");
     assertField(new SubmitJobRequest("video", prompt("x", 1), null, null), "type");
+    assertField(new SubmitJobRequest("image", prompt("x", 1), null, null), "input.image");
+    assertField(
+        text(new SubmitJobRequest.Input("x", 1, null, null, null, null, "aGk=", null)),
+        "input.image");
     assertField(new SubmitJobRequest("text", null, null, null), "input");
     assertField(text(prompt(null, 1)), "input.prompt");
     assertField(text(prompt("   ", 1)), "input.prompt");
@@ -65,6 +71,23 @@ class JobValidatorTest {
     assertField(
         new SubmitJobRequest("text", prompt("x", 1), null, Map.of("k", "v".repeat(501))),
         "metadata");
+  }
+
+  @Test
+  void aPromptPlusMaxTokensOverTheContextIsRefusedWithTheNumbers() {
+    assertThat(validator.validate(text(prompt("x".repeat(19_000), 1_000))).maxTokens())
+        .isEqualTo(1_000);
+    assertThatThrownBy(() -> validator.validate(text(prompt("x".repeat(19_000), 1_001))))
+        .isInstanceOfSatisfying(
+            ApiProblem.class,
+            p -> {
+              assertThat(p.status()).isEqualTo(400);
+              assertThat(p.code()).isEqualTo("context_length_exceeded");
+              assertThat(p.extensions())
+                  .containsEntry("max_context_tokens", 20_000)
+                  .containsEntry("prompt_tokens", 19_000)
+                  .containsEntry("max_tokens", 1_001);
+            });
   }
 
   private void assertField(SubmitJobRequest request, String field) {
