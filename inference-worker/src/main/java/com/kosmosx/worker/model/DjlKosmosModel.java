@@ -171,6 +171,7 @@ public final class DjlKosmosModel implements LanguageModel {
     private int column;
     private final int capacity;
     private float[][] logits;
+    private IValue[] cacheArgs;
 
     DjlBatch(List<Prompt> prompts) {
       int b = prompts.size();
@@ -291,17 +292,23 @@ public final class DjlKosmosModel implements LanguageModel {
       for (int r = 0; r < b; r++) {
         pos[r] = positions[r];
       }
+      // The cache tensors' IValues are made once and reused: the model writes the tensors in
+      // place, so only the token and position inputs are new each step.
+      if (cacheArgs == null) {
+        cacheArgs = new IValue[] {iv(kCache), iv(vCache), iv(keyMask)};
+      }
       try (NDManager step = batchManager.newSubManager()) {
-        logits =
-            call(
-                "decode_step",
-                b,
-                iv(step.create(tokens, new Shape(b, 1))),
-                iv(step.create(pos, new Shape(b, 1))),
-                iv(kCache),
-                iv(vCache),
-                iv(keyMask),
-                IValue.from((long) column));
+        IValue ids = iv(step.create(tokens, new Shape(b, 1)));
+        IValue at = iv(step.create(pos, new Shape(b, 1)));
+        IValue start = IValue.from((long) column);
+        try {
+          logits =
+              run(step, "decode_step", b, ids, at, cacheArgs[0], cacheArgs[1], cacheArgs[2], start);
+        } finally {
+          ids.close();
+          at.close();
+          start.close();
+        }
       }
       for (int r = 0; r < b; r++) {
         positions[r]++;
@@ -317,6 +324,7 @@ public final class DjlKosmosModel implements LanguageModel {
       if (rows.length == 0) {
         throw new IllegalArgumentException("keep at least one row; close the batch instead");
       }
+      closeCacheArgs();
       NDArray k = select(kCache, rows, 1);
       NDArray v = select(vCache, rows, 1);
       NDArray m = select(keyMask, rows, 0);
@@ -354,23 +362,44 @@ public final class DjlKosmosModel implements LanguageModel {
       return out;
     }
 
-    /** Runs a method that returns logits [B,V] and splits them per row. */
+    /** Runs a method that returns logits [B,V] and splits them per row; closes the arguments. */
     private float[][] call(String method, int rows, IValue... args) {
-      long t0 = System.nanoTime();
-      try (NDManager out = batchManager.newSubManager();
-          IValue result = IValueUtils.runMethod(block, method, args)) {
-        float[] flat = result.toTensor((PtNDManager) out).toFloatArray();
-        nativeNanos.add(System.nanoTime() - t0);
-        int v = flat.length / rows;
-        float[][] split = new float[rows][];
-        for (int r = 0; r < rows; r++) {
-          split[r] = Arrays.copyOfRange(flat, r * v, (r + 1) * v);
-        }
-        return split;
+      try (NDManager out = batchManager.newSubManager()) {
+        return run(out, method, rows, args);
       } finally {
         for (IValue a : args) {
           a.close();
         }
+      }
+    }
+
+    /**
+     * Runs a method that returns logits [B,V] (attached to {@code out}) and splits them per row.
+     */
+    private float[][] run(NDManager out, String method, int rows, IValue... args) {
+      long t0 = System.nanoTime();
+      float[] flat;
+      try (IValue result = IValueUtils.runMethod(block, method, args)) {
+        flat = result.toTensor((PtNDManager) out).toFloatArray();
+      }
+      nativeNanos.add(System.nanoTime() - t0);
+      int v = flat.length / rows;
+      if (rows == 1) {
+        return new float[][] {flat};
+      }
+      float[][] split = new float[rows][];
+      for (int r = 0; r < rows; r++) {
+        split[r] = Arrays.copyOfRange(flat, r * v, (r + 1) * v);
+      }
+      return split;
+    }
+
+    private void closeCacheArgs() {
+      if (cacheArgs != null) {
+        for (IValue a : cacheArgs) {
+          a.close();
+        }
+        cacheArgs = null;
       }
     }
 
@@ -380,6 +409,7 @@ public final class DjlKosmosModel implements LanguageModel {
 
     @Override
     public void close() {
+      closeCacheArgs();
       batchManager.close();
     }
   }
