@@ -93,6 +93,79 @@ class WorkerKafkaIT {
   }
 
   @Test
+  void jobsWaitingTogetherRunAsABatchAndEachEndsOnItsOwn() throws Exception {
+    String account = "acc_batch_" + UUID.randomUUID();
+    List<String> ids = new ArrayList<>();
+    Properties p = new Properties();
+    p.put("bootstrap.servers", SharedPlatform.kafka().bootstrapServers());
+    p.put("linger.ms", "50");
+    try (var producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer())) {
+      for (int i = 0; i < 12; i++) {
+        String id = "job_b" + i + "_" + UUID.randomUUID();
+        ids.add(id);
+        JobInput input =
+            i == 5
+                // An image that does not decode: that job fails alone, the batch goes on.
+                ? new JobInput(
+                    "An image of",
+                    8,
+                    null,
+                    null,
+                    null,
+                    null,
+                    new com.kosmosx.contracts.ImageInput("bm90IGFuIGltYWdl", 1, 1, "png", "x"),
+                    true)
+                : JobInput.text("Once upon a time", 2 + i);
+        producer.send(
+            new ProducerRecord<>(
+                Topics.JOBS_SHARED.name(),
+                id,
+                Topics.JOBS_SHARED.serializeValue(
+                    new JobRequest(
+                        id,
+                        account,
+                        i == 5 ? JobType.IMAGE : JobType.TEXT,
+                        "shared",
+                        input,
+                        Instant.now(),
+                        Instant.now().plusSeconds(600)))));
+      }
+      producer.flush();
+    }
+    java.util.Map<String, List<JobEvent>> byJob = new java.util.HashMap<>();
+    try (var c = reader(Topics.JOB_EVENTS.name())) {
+      long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (System.nanoTime() < end
+          && byJob.values().stream().mapToInt(List::size).sum() < 2 * ids.size()) {
+        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+          if (ids.contains(r.key())) {
+            byJob
+                .computeIfAbsent(r.key(), k -> new ArrayList<>())
+                .add(Topics.JOB_EVENTS.deserializeValue(r.value()));
+          }
+        }
+      }
+    }
+    assertThat(byJob).hasSize(ids.size());
+    java.util.Set<Instant> starts = new java.util.HashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      List<JobEvent> events = byJob.get(ids.get(i));
+      assertThat(events).extracting(JobEvent::kind).first().isEqualTo(JobEvent.Kind.STARTED);
+      assertThat(events).hasSize(2);
+      starts.add(events.get(0).at());
+      if (i == 5) {
+        assertThat(events.get(1).error().code()).isEqualTo("invalid_image");
+      } else {
+        assertThat(events.get(1).kind()).isEqualTo(JobEvent.Kind.SUCCEEDED);
+        assertThat(events.get(1).usage().outputTokens()).isBetween(1, 2 + i);
+      }
+    }
+    // Jobs of one batch share its start: 12 jobs waiting together started in fewer batches.
+    assertThat(starts.size()).isLessThan(ids.size());
+    assertThat(await(Topics.USAGE.name(), account, 11, Topics.USAGE::deserializeValue)).hasSize(11);
+  }
+
+  @Test
   void anUndecodableJobGoesToTheDeadLetterTopicWithItsReason() throws Exception {
     String id = "job_poison_" + UUID.randomUUID();
     submit(id, "{not json".getBytes(StandardCharsets.UTF_8));
