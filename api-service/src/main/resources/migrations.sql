@@ -67,3 +67,49 @@ CREATE TABLE rate_limits (
 CREATE INDEX rate_limits_window ON rate_limits (window_start);
 -- The per-account cap on unfinished jobs counts these.
 CREATE INDEX jobs_unfinished ON jobs (account_id) WHERE status IN ('queued', 'running');
+
+--changeset kosmosx:4-job-lifecycle
+ALTER TABLE jobs ADD COLUMN webhook jsonb;
+ALTER TABLE jobs ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN cancel_requested_at timestamptz;
+ALTER TABLE jobs ADD COLUMN erased_at timestamptz;
+-- Listing pages newest first by id (ids are time-ordered).
+CREATE INDEX jobs_account_id ON jobs (account_id, id DESC);
+-- Retention sweeps finished jobs whose content is still there.
+CREATE INDEX jobs_retention ON jobs (completed_at) WHERE erased_at IS NULL;
+-- Idempotency-Key: the first answer per account and key, replayed for 24 h.
+CREATE TABLE idempotency_keys (
+  account_id   text NOT NULL,
+  idem_key     text NOT NULL,
+  request_hash bytea NOT NULL,
+  job_id       text NOT NULL,
+  response     text NOT NULL,
+  created_at   timestamptz NOT NULL,
+  PRIMARY KEY (account_id, idem_key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+-- One row per webhook event (its id is the webhook-id every retry repeats), written in the same
+-- transaction as the job update that caused it, so an event is never lost or doubled.
+CREATE TABLE webhook_deliveries (
+  id              text PRIMARY KEY,
+  job_id          text NOT NULL,
+  account_id      text NOT NULL,
+  event           text NOT NULL,
+  url             text NOT NULL,
+  payload         bytea NOT NULL,
+  status          text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'gone')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz,
+  created_at      timestamptz NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_job ON webhook_deliveries (job_id);
+CREATE TABLE webhook_attempts (
+  delivery_id text NOT NULL REFERENCES webhook_deliveries (id),
+  attempt     integer NOT NULL,
+  at          timestamptz NOT NULL,
+  status_code integer,
+  error       text,
+  duration_ms integer NOT NULL,
+  PRIMARY KEY (delivery_id, attempt)
+);

@@ -21,12 +21,17 @@ import com.kosmosx.api.core.ImageNormalizer;
 import com.kosmosx.api.core.JobEventProjector;
 import com.kosmosx.api.core.JobService;
 import com.kosmosx.api.core.JobValidator;
+import com.kosmosx.api.core.JobViews;
+import com.kosmosx.api.core.JobWaiters;
 import com.kosmosx.api.core.KeyService;
 import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.core.OutboxRelay;
 import com.kosmosx.api.core.Passwords;
 import com.kosmosx.api.core.PromptTokenizer;
 import com.kosmosx.api.core.RateLimiter;
+import com.kosmosx.api.core.RetentionSweeper;
+import com.kosmosx.api.core.WebhookDeliveries;
+import com.kosmosx.api.core.WebhookUrlPolicy;
 import com.kosmosx.api.errors.ApiProblemMapper;
 import com.kosmosx.api.errors.BodyLimitFilter;
 import com.kosmosx.api.errors.JsonProblemMapper;
@@ -60,6 +65,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import javax.sql.DataSource;
 import liquibase.Liquibase;
 import liquibase.database.Database;
@@ -161,19 +167,6 @@ public class ApiApplication extends Application<ApiConfiguration> {
     if (config.outbox.relayEnabled) {
       env.lifecycle().manage(relay);
     }
-    env.lifecycle()
-        .manage(
-            new JobEventProjector(
-                jdbi,
-                () ->
-                    new KafkaConsumer<>(
-                        new HashMap<>(
-                            JobEventProjector.consumerConfig(
-                                bootstrap, config.kafka.projectionGroup)),
-                        new StringDeserializer(),
-                        new ByteArrayDeserializer()),
-                new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10))));
-
     PromptTokenizer tokenizer = new PromptTokenizer(Path.of(config.jobs.tokenizer));
     env.lifecycle()
         .manage(
@@ -186,6 +179,55 @@ public class ApiApplication extends Application<ApiConfiguration> {
     Passwords passwords = new Passwords(config.auth.bcryptCost);
     AccountService accounts = new AccountService(jdbi, passwords, clock);
     accounts.ensureBootstrapAdmin(config.auth.bootstrapAdminKey);
+    JobViews views = new JobViews(PriceBook.DEFAULT);
+    WebhookUrlPolicy webhookPolicy = new WebhookUrlPolicy(Set.copyOf(config.webhooks.allowedHosts));
+    WebhookDeliveries webhooks =
+        new WebhookDeliveries(
+            jdbi,
+            clock,
+            views,
+            env.getObjectMapper(),
+            webhookPolicy,
+            new WebhookDeliveries.Settings(
+                config.webhooks.retrySchedule.stream()
+                    .map(d -> Duration.ofMillis(d.toMilliseconds()))
+                    .toList(),
+                Duration.ofMillis(config.webhooks.timeout.toMilliseconds()),
+                config.webhooks.maxPayloadBytes,
+                Duration.ofMillis(config.webhooks.pollInterval.toMilliseconds())));
+    if (config.webhooks.deliveryEnabled) {
+      env.lifecycle().manage(webhooks);
+    }
+    env.lifecycle()
+        .manage(
+            new JobEventProjector(
+                jdbi,
+                () ->
+                    new KafkaConsumer<>(
+                        new HashMap<>(
+                            JobEventProjector.consumerConfig(
+                                bootstrap, config.kafka.projectionGroup)),
+                        new StringDeserializer(),
+                        new ByteArrayDeserializer()),
+                new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10)),
+                webhooks));
+    JobWaiters waiters =
+        new JobWaiters(
+            () ->
+                java.sql.DriverManager.getConnection(
+                    config.database.getUrl(),
+                    config.database.getUser(),
+                    config.database.getPassword()));
+    env.lifecycle().manage(waiters);
+    env.lifecycle()
+        .manage(
+            new RetentionSweeper(
+                jdbi,
+                clock,
+                Duration.ofMillis(config.jobs.retention.toMilliseconds()),
+                Duration.ofMillis(config.jobs.retentionSweepInterval.toMilliseconds())));
+    java.util.concurrent.ExecutorService waitAnswers =
+        env.lifecycle().executorService("job-wait-answers").minThreads(2).maxThreads(8).build();
     JobService jobs =
         new JobService(
             jdbi,
@@ -194,9 +236,11 @@ public class ApiApplication extends Application<ApiConfiguration> {
                 config.jobs.maxContextTokens,
                 config.jobs.defaultMaxTokens,
                 tokenizer::count,
-                new ImageNormalizer()),
+                new ImageNormalizer(),
+                webhookPolicy),
             Duration.ofMillis(config.jobs.deadline.toMilliseconds()),
-            PriceBook.DEFAULT,
+            views,
+            env.getObjectMapper(),
             config.rateLimits.maxUnfinishedJobs,
             relay::wakeUp);
     ApiKeyAuthenticator authenticator =
@@ -232,7 +276,8 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new AccountResource(accounts, keys, limits));
     jersey.register(new ApiKeyResource(keys));
     jersey.register(new WebhookSecretResource(keys));
-    jersey.register(new JobResource(jobs, limits, env.getObjectMapper()));
+    jersey.register(
+        new JobResource(jobs, limits, env.getObjectMapper(), waiters, webhooks, waitAnswers));
     jersey.register(new DocsResource());
     jersey.register(new PingResource());
     jersey.register(new AdminResource(keys));

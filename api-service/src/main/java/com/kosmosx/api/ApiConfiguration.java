@@ -73,6 +73,41 @@ public class ApiConfiguration extends Configuration {
 
   @Valid @NotNull @JsonProperty public RateLimitSettings rateLimits = new RateLimitSettings();
 
+  @Valid @NotNull @JsonProperty public WebhookSettings webhooks = new WebhookSettings();
+
+  /** Webhook deliveries (Standard Webhooks). */
+  public static class WebhookSettings {
+    /** Delay before each retry after a failed attempt (Svix's schedule by default). */
+    @NotEmpty @JsonProperty
+    public java.util.List<Duration> retrySchedule =
+        java.util.List.of(
+            Duration.seconds(5),
+            Duration.minutes(5),
+            Duration.minutes(30),
+            Duration.hours(2),
+            Duration.hours(5),
+            Duration.hours(10),
+            Duration.hours(10));
+
+    @NotNull @JsonProperty public Duration timeout = Duration.seconds(15);
+
+    /** A payload over this is sent without the job's input and output (GET the job for them). */
+    @Min(1024)
+    @JsonProperty
+    public int maxPayloadBytes = 256 * 1024;
+
+    /**
+     * Hosts exempt from the SSRF check (loopback, private, link-local addresses are refused
+     * otherwise): for local development and tests only, e.g. [localhost, 127.0.0.1].
+     */
+    @NotNull @JsonProperty public java.util.List<String> allowedHosts = java.util.List.of();
+
+    @NotNull @JsonProperty public Duration pollInterval = Duration.milliseconds(200);
+
+    /** Whether this instance sends deliveries (every instance may; rows are claimed). */
+    @JsonProperty public boolean deliveryEnabled = true;
+  }
+
   /** Limits shared by all instances (PostgreSQL counters). */
   public static class RateLimitSettings {
     /** Job submissions per API key per minute (API.md default: 60). */
@@ -106,6 +141,11 @@ public class ApiConfiguration extends Configuration {
     @Min(1)
     @JsonProperty
     public int defaultMaxTokens = 256;
+
+    /** Job inputs, outputs and metadata are erased this long after the job ended. */
+    @NotNull @JsonProperty public Duration retention = Duration.days(7);
+
+    @NotNull @JsonProperty public Duration retentionSweepInterval = Duration.hours(1);
 
     /** The model's tokenizer.json: prompts are counted with it at submit time. */
     @NotEmpty @JsonProperty public String tokenizer = "model/tiny-kosmos/tokenizer.json";

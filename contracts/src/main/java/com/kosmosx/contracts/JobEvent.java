@@ -61,6 +61,12 @@ public record JobEvent(
     return new JobEvent(jobId, accountId, Kind.SUCCEEDED, at, workerId, output, usage, null);
   }
 
+  /** Ended at the client's request: never billed (no usage event goes with it). */
+  public static JobEvent canceled(
+      String jobId, String accountId, Instant at, String workerId, Error reason) {
+    return new JobEvent(jobId, accountId, Kind.CANCELED, at, workerId, null, null, reason);
+  }
+
   public static JobEvent failed(
       String jobId, String accountId, Instant at, String workerId, Error error) {
     return new JobEvent(jobId, accountId, Kind.FAILED, at, workerId, null, null, error);

@@ -5,6 +5,7 @@ import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.worker.core.Generator;
 import com.kosmosx.worker.core.JobConsumer;
+import com.kosmosx.worker.core.JobControls;
 import com.kosmosx.worker.core.JobRunner;
 import com.kosmosx.worker.core.PromptFormat;
 import com.kosmosx.worker.health.ConsumerLoopHealthCheck;
@@ -85,6 +86,23 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
     } catch (IllegalStateException e) {
       throw new IllegalStateException(dir.root().toAbsolutePath() + ": " + e.getMessage(), e);
     }
+    JobControls controls =
+        new JobControls(
+            () ->
+                new KafkaConsumer<>(
+                    new HashMap<>(
+                        Map.of(
+                            "bootstrap.servers",
+                            config.kafkaBootstrap,
+                            "client.id",
+                            config.workerId + "-controls",
+                            "isolation.level",
+                            "read_committed",
+                            "enable.auto.commit",
+                            false)),
+                    new StringDeserializer(),
+                    new ByteArrayDeserializer()),
+            clock);
     JobRunner runner =
         new JobRunner(
             new Generator(model, tokenizer, dir.config().bosTokenId(), dir.config().eosTokenId()),
@@ -93,7 +111,8 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
             config.maxContextTokens,
             dir.config().maxContext(),
             timeLimit,
-            clock);
+            clock,
+            controls::canceled);
 
     // Warm up (JIT, libtorch kernels, allocator) so the first client's job is not the slow one.
     long warm = System.nanoTime();
@@ -114,6 +133,7 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
       config.lanes.forEach(l -> topics.add(Topics.jobs(l)));
       TopicAdmin.ensureTopics(admin, topics, config.topicPartitions, config.replicationFactor);
     }
+    env.lifecycle().manage(controls);
 
     JobConsumer.Batching batching =
         new JobConsumer.Batching(
@@ -152,7 +172,8 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
                       new HashMap<>(JobConsumer.producerConfig(bootstrap, txId)),
                       new StringSerializer(),
                       new ByteArraySerializer()),
-              batching);
+              batching,
+              controls);
       env.lifecycle().manage(consumer);
       env.healthChecks()
           .register(

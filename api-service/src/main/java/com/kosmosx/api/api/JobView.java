@@ -18,6 +18,7 @@ public record JobView(
     Usage usage,
     Error error,
     JsonNode metadata,
+    JsonNode webhook,
     Urls urls) {
 
   /** Usage and cost; present once the job succeeded. */

@@ -1,12 +1,16 @@
 package com.kosmosx.api.api;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Map;
 
 /** {@code POST /v1/jobs} body. Unknown fields are refused (400), as are mistyped ones. */
 public record SubmitJobRequest(
-    String type, Input input, JsonNode webhook, Map<String, String> metadata) {
+    String type, Input input, Webhook webhook, Map<String, String> metadata) {
+
+  /**
+   * Where to deliver job events (Standard Webhooks); events: {@code started}, {@code completed}.
+   */
+  public record Webhook(String url, List<String> events) {}
 
   /** The job input; text jobs use the prompt and the generation settings. */
   public record Input(

@@ -30,6 +30,7 @@ public final class JobEventProjector implements Managed {
   private final Jdbi jdbi;
   private final java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory;
   private final Backoff backoff;
+  private final WebhookDeliveries webhooks;
   private volatile boolean running;
   private volatile Consumer<String, byte[]> consumer;
   private Thread thread;
@@ -37,7 +38,9 @@ public final class JobEventProjector implements Managed {
   public JobEventProjector(
       Jdbi jdbi,
       java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory,
-      Backoff backoff) {
+      Backoff backoff,
+      WebhookDeliveries webhooks) {
+    this.webhooks = webhooks;
     this.jdbi = jdbi;
     this.consumerFactory = consumerFactory;
     this.backoff = backoff;
@@ -122,25 +125,53 @@ public final class JobEventProjector implements Managed {
     apply(event);
   }
 
+  /**
+   * Applies one event in one transaction: the status-guarded update, the webhook delivery it causes
+   * (same transaction, so neither is lost without the other), and a NOTIFY that wakes the requests
+   * waiting on this job ({@code Prefer: wait}) on every API instance.
+   */
   public void apply(JobEvent e) {
-    jdbi.useExtension(
-        JobDao.class,
-        dao -> {
-          switch (e.kind()) {
-            case STARTED -> dao.markStarted(e.jobId(), e.at());
-            case SUCCEEDED -> {
-              JobEvent.Usage u = e.usage() == null ? new JobEvent.Usage(0, 0, 0) : e.usage();
-              dao.markSucceeded(
-                  e.jobId(), output(e), u.inputTokens(), u.outputTokens(), u.images(), e.at());
-            }
-            case FAILED ->
-                dao.markEnded(
-                    e.jobId(),
-                    "failed",
-                    e.error() == null ? "failed" : e.error().code(),
-                    e.error() == null ? null : e.error().message(),
-                    e.at());
-            case CANCELED -> dao.markEnded(e.jobId(), "canceled", null, null, e.at());
+    jdbi.useTransaction(
+        h -> {
+          JobDao dao = h.attach(JobDao.class);
+          int changed =
+              switch (e.kind()) {
+                case STARTED -> dao.markStarted(e.jobId(), e.at());
+                case SUCCEEDED -> {
+                  JobEvent.Usage u = e.usage() == null ? new JobEvent.Usage(0, 0, 0) : e.usage();
+                  yield dao.markSucceeded(
+                      e.jobId(), output(e), u.inputTokens(), u.outputTokens(), u.images(), e.at());
+                }
+                case FAILED ->
+                    dao.markEnded(
+                        e.jobId(),
+                        "failed",
+                        e.error() == null ? "failed" : e.error().code(),
+                        e.error() == null ? null : e.error().message(),
+                        e.at());
+                case CANCELED ->
+                    dao.markEnded(
+                        e.jobId(),
+                        "canceled",
+                        e.error() == null ? "canceled" : e.error().code(),
+                        e.error() == null
+                            ? "Canceled at the client's request."
+                            : e.error().message(),
+                        e.at());
+              };
+          if (changed == 0) {
+            return; // a duplicate or late event: the job already moved past it
+          }
+          boolean terminal = e.kind() != JobEvent.Kind.STARTED;
+          if (webhooks != null) {
+            webhooks.enqueue(h, e.jobId(), terminal ? "completed" : "started");
+          }
+          if (terminal) {
+            h.createQuery("SELECT pg_notify(:channel, :id)")
+                .bind("channel", JobWaiters.CHANNEL)
+                .bind("id", e.jobId())
+                .mapTo(String.class)
+                .findOne();
           }
         });
   }

@@ -29,6 +29,7 @@ public final class JobValidator {
   private final int defaultMaxTokens;
   private final ToIntFunction<String> tokens;
   private final ImageNormalizer images;
+  private final WebhookUrlPolicy webhooks;
 
   /**
    * @param tokens counts a prompt's tokens as the worker will (the model's tokenizer)
@@ -37,11 +38,28 @@ public final class JobValidator {
       int maxContextTokens,
       int defaultMaxTokens,
       ToIntFunction<String> tokens,
-      ImageNormalizer images) {
+      ImageNormalizer images,
+      WebhookUrlPolicy webhooks) {
     this.maxContextTokens = maxContextTokens;
     this.defaultMaxTokens = defaultMaxTokens;
     this.tokens = tokens;
     this.images = images;
+    this.webhooks = webhooks;
+  }
+
+  /** The normalised webhook (events default to completed, sorted, distinct), or null. */
+  public SubmitJobRequest.Webhook webhook(SubmitJobRequest.Webhook w) {
+    if (w == null) {
+      return null;
+    }
+    List<String> events = w.events() == null ? List.of("completed") : w.events();
+    if (events.isEmpty()
+        || events.stream().anyMatch(e -> !"started".equals(e) && !"completed".equals(e))) {
+      throw ApiProblem.validation(
+          "Field 'webhook.events' lists \"started\" and/or \"completed\".", "webhook.events");
+    }
+    webhooks.check(w.url());
+    return new SubmitJobRequest.Webhook(w.url(), events.stream().distinct().sorted().toList());
   }
 
   public JobInput validate(SubmitJobRequest r) {
@@ -62,10 +80,6 @@ public final class JobValidator {
       throw ApiProblem.validation("Field 'type' must be \"text\" or \"image\".", "type");
     }
     boolean image = r.type().equals("image");
-    if (r.webhook() != null && !r.webhook().isNull()) {
-      throw ApiProblem.validation(
-          "Webhooks are not enabled on this deployment yet; poll the job instead.", "webhook");
-    }
     checkMetadata(r.metadata());
     SubmitJobRequest.Input in = r.input();
     if (in == null) {

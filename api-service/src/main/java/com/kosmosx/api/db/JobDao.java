@@ -1,6 +1,7 @@
 package com.kosmosx.api.db;
 
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import org.jdbi.v3.sqlobject.config.RegisterConstructorMapper;
 import org.jdbi.v3.sqlobject.statement.SqlQuery;
@@ -12,11 +13,15 @@ import org.jdbi.v3.sqlobject.statement.SqlUpdate;
  */
 @RegisterConstructorMapper(JobRow.class)
 public interface JobDao {
+  String COLUMNS =
+      "id, account_id, type, status, lane, input::text AS input, output::text AS output, "
+          + "metadata::text AS metadata, webhook::text AS webhook, input_tokens, output_tokens, "
+          + "images, error_code, error_message, created_at, started_at, completed_at";
 
   @SqlUpdate(
-      "INSERT INTO jobs (id, account_id, type, status, lane, input, metadata, created_at) "
+      "INSERT INTO jobs (id, account_id, type, status, lane, input, metadata, webhook, created_at) "
           + "VALUES (:id, :accountId, :type, 'queued', :lane, CAST(:input AS jsonb), "
-          + "CAST(:metadata AS jsonb), :createdAt)")
+          + "CAST(:metadata AS jsonb), CAST(:webhook AS jsonb), :createdAt)")
   void insert(
       String id,
       String accountId,
@@ -24,18 +29,36 @@ public interface JobDao {
       String lane,
       String input,
       String metadata,
+      String webhook,
       Instant createdAt);
 
-  @SqlQuery(
-      "SELECT id, account_id, type, status, lane, input::text AS input, output::text AS output, "
-          + "metadata::text AS metadata, input_tokens, output_tokens, images, error_code, "
-          + "error_message, created_at, started_at, completed_at "
-          + "FROM jobs WHERE id = :id AND account_id = :accountId")
+  @SqlQuery("SELECT " + COLUMNS + " FROM jobs WHERE id = :id AND account_id = :accountId")
   Optional<JobRow> find(String id, String accountId);
 
+  @SqlQuery("SELECT " + COLUMNS + " FROM jobs WHERE id = :id")
+  Optional<JobRow> findById(String id);
+
+  /** The row, locked until the transaction ends (cancel decides on it). */
+  @SqlQuery(
+      "SELECT " + COLUMNS + " FROM jobs WHERE id = :id AND account_id = :accountId FOR UPDATE")
+  Optional<JobRow> lock(String id, String accountId);
+
+  /** Newest first; null filters match everything; {@code before} is the previous page's last id. */
+  @SqlQuery(
+      "SELECT "
+          + COLUMNS
+          + " FROM jobs WHERE account_id = :accountId"
+          + " AND (CAST(:status AS text) IS NULL OR status = :status)"
+          + " AND (CAST(:type AS text) IS NULL OR type = :type)"
+          + " AND (CAST(:before AS text) IS NULL OR id < :before)"
+          + " ORDER BY id DESC LIMIT :limit")
+  List<JobRow> list(String accountId, String status, String type, String before, int limit);
+
+  /** Every started event counts an attempt; a queued job becomes running. */
   @SqlUpdate(
-      "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, :at) "
-          + "WHERE id = :id AND status = 'queued'")
+      "UPDATE jobs SET status = 'running', attempts = attempts + 1, "
+          + "started_at = COALESCE(started_at, :at) "
+          + "WHERE id = :id AND status IN ('queued', 'running')")
   int markStarted(String id, Instant at);
 
   @SqlUpdate(
@@ -51,6 +74,11 @@ public interface JobDao {
           + "completed_at = :at WHERE id = :id AND status IN ('queued', 'running')")
   int markEnded(String id, String status, String errorCode, String errorMessage, Instant at);
 
+  /** Returns 1 the first time only: a second cancel request sends no second control message. */
+  @SqlUpdate(
+      "UPDATE jobs SET cancel_requested_at = :at WHERE id = :id AND cancel_requested_at IS NULL")
+  int markCancelRequested(String id, Instant at);
+
   /** Serialises submissions of one account until the transaction ends. */
   @SqlQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(:accountId))) AS locked")
   int lockAccount(String accountId);
@@ -61,6 +89,14 @@ public interface JobDao {
 
   /** Erases what a client sent and received; status, times and token counts stay for billing. */
   @SqlUpdate(
-      "UPDATE jobs SET input = NULL, output = NULL, metadata = NULL WHERE account_id = :accountId")
+      "UPDATE jobs SET input = NULL, output = NULL, metadata = NULL, erased_at = now() "
+          + "WHERE account_id = :accountId")
   int eraseContent(String accountId);
+
+  /** Retention: erases the content of jobs finished before {@code before}, a batch at a time. */
+  @SqlUpdate(
+      "UPDATE jobs SET input = NULL, output = NULL, metadata = NULL, erased_at = :now "
+          + "WHERE id IN (SELECT id FROM jobs WHERE erased_at IS NULL AND completed_at < :before "
+          + "LIMIT :limit)")
+  int eraseFinishedBefore(Instant before, Instant now, int limit);
 }

@@ -12,6 +12,7 @@ public record JobRow(
     String input,
     String output,
     String metadata,
+    String webhook,
     Integer inputTokens,
     Integer outputTokens,
     Integer images,
@@ -19,4 +20,9 @@ public record JobRow(
     String errorMessage,
     OffsetDateTime createdAt,
     OffsetDateTime startedAt,
-    OffsetDateTime completedAt) {}
+    OffsetDateTime completedAt) {
+
+  public boolean terminal() {
+    return status.equals("succeeded") || status.equals("failed") || status.equals("canceled");
+  }
+}

@@ -7,12 +7,14 @@ import com.kosmosx.api.api.SubmitJobRequest;
 import com.kosmosx.api.errors.ApiProblem;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class JobValidatorTest {
   /** One token per character: enough to test the context arithmetic without a tokenizer. */
   private final JobValidator validator =
-      new JobValidator(20_000, 256, String::length, new ImageNormalizer());
+      new JobValidator(
+          20_000, 256, String::length, new ImageNormalizer(), new WebhookUrlPolicy(Set.of()));
 
   private static SubmitJobRequest text(SubmitJobRequest.Input input) {
     return new SubmitJobRequest("text", input, null, null);

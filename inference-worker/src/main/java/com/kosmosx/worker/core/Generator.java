@@ -130,7 +130,16 @@ public final class Generator {
     List<State> active = new ArrayList<>(Arrays.asList(states));
     LanguageModel.Batch batch;
     try {
-      batch = model.start(prompts);
+      // A long prefill is abandoned once no sequence in it still wants its result.
+      List<State> starting = List.copyOf(active);
+      batch =
+          model.start(
+              prompts, () -> starting.stream().allMatch(s -> s.request.stopNow().getAsBoolean()));
+    } catch (LanguageModel.Aborted e) {
+      for (State s : active) {
+        listener.failed(s.index, new GenerationInterrupted("stopped during the prompt"));
+      }
+      return;
     } catch (RuntimeException e) {
       retryAlone(requests, active, listener, e);
       return;

@@ -63,6 +63,7 @@ public final class JobConsumer implements Managed {
   private final Function<String, Producer<String, byte[]>> producerFactory;
   private final Topic<String, JobRequest> jobsTopic;
   private final Batching batching;
+  private final JobControls controls;
   private final Deque<ConsumerRecord<String, byte[]>> pending = new ArrayDeque<>();
   // Per partition: offsets polled but not yet ended, and the offset after the last one polled.
   private final Map<TopicPartition, TreeSet<Long>> inFlight = new HashMap<>();
@@ -94,7 +95,9 @@ public final class JobConsumer implements Managed {
       Clock clock,
       java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory,
       Function<String, Producer<String, byte[]>> producerFactory,
-      Batching batching) {
+      Batching batching,
+      JobControls controls) {
+    this.controls = controls;
     this.lane = lane;
     this.workerId = workerId;
     this.runner = runner;
@@ -146,6 +149,15 @@ public final class JobConsumer implements Managed {
   }
 
   private void loop() {
+    if (controls != null) {
+      try {
+        if (!controls.awaitCaughtUp(Duration.ofSeconds(30))) {
+          LOG.warn("lane {} starts before the cancel requests were read to the end", lane);
+        }
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
     int failures = 0;
     while (running) {
       String txId = "kosmos-worker-" + workerId + "-" + lane;
@@ -291,6 +303,21 @@ public final class JobConsumer implements Managed {
         deadLetter(c, p, r, ended(r), e.getMessage());
         continue;
       }
+      if (controls != null && controls.canceled(job.jobId())) {
+        // Canceled while queued: it never runs and is never billed.
+        commit(
+            c,
+            p,
+            ended(r),
+            JobEvent.canceled(
+                job.jobId(),
+                job.accountId(),
+                now,
+                workerId,
+                new JobEvent.Error("canceled", "Canceled before it started.")),
+            null);
+        continue;
+      }
       if (job.deadline() != null && now.isAfter(job.deadline())) {
         commit(
             c,
@@ -350,6 +377,9 @@ public final class JobConsumer implements Managed {
                     job.type() == JobType.IMAGE
                         && !Boolean.FALSE.equals(job.input().detectObjects()),
                     done);
+          } else if (outcome.wasCanceled()) {
+            terminal =
+                JobEvent.canceled(job.jobId(), job.accountId(), done, workerId, outcome.error());
           } else {
             terminal =
                 JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
@@ -405,6 +435,25 @@ public final class JobConsumer implements Managed {
         .add(new RecordHeader("kosmos.dlq.attempts", bytes("1")));
     p.beginTransaction();
     p.send(dlq);
+    if (r.key() != null && !r.key().isEmpty()) {
+      // The job ends failed with the reason, in the same transaction as the dead letter, so the
+      // client is not left with a job queued forever. An operator can replay it after a fix.
+      send(
+          p,
+          Topics.JOB_EVENTS,
+          r.key(),
+          JobEvent.failed(
+              r.key(),
+              null,
+              clock.instant(),
+              workerId,
+              new JobEvent.Error(
+                  "dead_lettered",
+                  "The job message could not be processed and was set aside for an operator: "
+                      + (reason == null
+                          ? "unknown reason"
+                          : reason.length() > 200 ? reason.substring(0, 200) : reason))));
+    }
     if (!offsets.isEmpty()) {
       p.sendOffsetsToTransaction(offsets, c.groupMetadata());
     }

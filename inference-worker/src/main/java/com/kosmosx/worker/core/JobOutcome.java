@@ -13,7 +13,16 @@ public record JobOutcome(JobEvent.Output output, JobEvent.Usage usage, JobEvent.
     return new JobOutcome(null, null, new JobEvent.Error(code, message));
   }
 
+  /** Canceled at the client's request: a terminal {@code canceled} event, never billed. */
+  public static JobOutcome canceled(String message) {
+    return new JobOutcome(null, null, new JobEvent.Error("canceled", message));
+  }
+
   public boolean succeeded() {
     return error == null;
+  }
+
+  public boolean wasCanceled() {
+    return error != null && "canceled".equals(error.code());
   }
 }

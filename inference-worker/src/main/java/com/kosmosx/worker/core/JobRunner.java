@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +34,7 @@ public final class JobRunner {
   private final int modelMaxContext;
   private final Duration timeLimit;
   private final Clock clock;
+  private final Predicate<String> canceled;
 
   /**
    * @param format null for a text-only engine
@@ -45,7 +47,9 @@ public final class JobRunner {
       int maxContextTokens,
       int modelMaxContext,
       Duration timeLimit,
-      Clock clock) {
+      Clock clock,
+      Predicate<String> canceled) {
+    this.canceled = canceled == null ? id -> false : canceled;
     this.generator = generator;
     this.format = format;
     this.images = images;
@@ -103,7 +107,11 @@ public final class JobRunner {
           @Override
           public void failed(int request, RuntimeException error) {
             int i = indexOf.get(request);
-            if (error instanceof Generator.GenerationInterrupted) {
+            if (error instanceof Generator.GenerationInterrupted
+                && canceled.test(jobs.get(i).jobId())) {
+              done.accept(
+                  i, JobOutcome.canceled("Canceled while running, at the client's request."));
+            } else if (error instanceof Generator.GenerationInterrupted) {
               done.accept(
                   i,
                   JobOutcome.failed(
@@ -166,7 +174,7 @@ public final class JobRunner {
         promptTokens,
         () -> new Sampler(in.temperature(), in.topP(), in.seed()),
         in.stop() == null ? List.of() : in.stop(),
-        () -> clock.millis() > deadline);
+        () -> clock.millis() > deadline || canceled.test(job.jobId()));
   }
 
   private JobOutcome outcome(JobRequest job, Generation g) {

@@ -126,6 +126,11 @@ public final class DjlKosmosModel implements LanguageModel {
 
   @Override
   public Batch start(List<Prompt> prompts) {
+    return start(prompts, () -> false);
+  }
+
+  @Override
+  public Batch start(List<Prompt> prompts, java.util.function.BooleanSupplier abort) {
     if (prompts.isEmpty()) {
       throw new IllegalArgumentException("empty batch");
     }
@@ -153,7 +158,14 @@ public final class DjlKosmosModel implements LanguageModel {
         }
       }
     }
-    return new DjlBatch(prompts);
+    DjlBatch batch = new DjlBatch(prompts);
+    try {
+      batch.prefill(prompts, abort);
+      return batch;
+    } catch (RuntimeException e) {
+      batch.close();
+      throw e;
+    }
   }
 
   @Override
@@ -173,20 +185,26 @@ public final class DjlKosmosModel implements LanguageModel {
     private float[][] logits;
     private IValue[] cacheArgs;
 
+    private final int longest;
+
     DjlBatch(List<Prompt> prompts) {
       int b = prompts.size();
-      int longest = prompts.stream().mapToInt(p -> p.ids().length).max().orElseThrow();
+      longest = prompts.stream().mapToInt(p -> p.ids().length).max().orElseThrow();
       int mostNew = prompts.stream().mapToInt(Prompt::maxNewTokens).max().orElseThrow();
       capacity = longest + Math.max(1, mostNew);
       Shape cacheShape =
           new Shape(config.numLayers(), b, config.numHeads(), capacity, config.headDim());
       kCache = batchManager.zeros(cacheShape, DataType.FLOAT32);
       vCache = batchManager.zeros(cacheShape, DataType.FLOAT32);
+      positions = new int[b];
+    }
+
+    void prefill(List<Prompt> prompts, java.util.function.BooleanSupplier abort) {
+      int b = prompts.size();
       boolean[] mask = new boolean[b * capacity];
       long[] ids = new long[b * longest];
       long[] pos = new long[b * longest];
       int[] pad = new int[b];
-      positions = new int[b];
       int firstChunk = Math.min(longest, prefillChunk);
       List<float[]> images = new ArrayList<>();
       for (int r = 0; r < b; r++) {
@@ -209,6 +227,9 @@ public final class DjlKosmosModel implements LanguageModel {
       keyMask = batchManager.create(mask, new Shape(b, capacity));
       NDArray imageEmbeds = images.isEmpty() ? null : encodeImages(images);
       for (int start = 0; start < longest; ) {
+        if (start > 0 && abort.getAsBoolean()) {
+          throw new Aborted();
+        }
         int end = start == 0 ? firstChunk : Math.min(longest, start + prefillChunk);
         int t = end - start;
         try (NDManager step = batchManager.newSubManager()) {

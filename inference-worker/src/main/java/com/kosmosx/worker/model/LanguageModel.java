@@ -16,6 +16,22 @@ public interface LanguageModel extends AutoCloseable {
    */
   Batch start(List<Prompt> prompts);
 
+  /**
+   * As {@link #start(List)}, checking {@code abort} between prefill chunks: a long prompt's prefill
+   * (seconds at 20,000 tokens) stops early when every sequence is canceled or out of time, by
+   * throwing {@link Aborted}.
+   */
+  default Batch start(List<Prompt> prompts, java.util.function.BooleanSupplier abort) {
+    return start(prompts);
+  }
+
+  /** The prefill was abandoned because {@code abort} said so. */
+  final class Aborted extends RuntimeException {
+    public Aborted() {
+      super("prefill abandoned", null, false, false);
+    }
+  }
+
   int vocabSize();
 
   /** Longest sequence (prompt + generated) the model supports. */

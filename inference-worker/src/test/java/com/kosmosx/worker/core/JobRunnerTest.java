@@ -31,7 +31,8 @@ class JobRunnerTest {
         maxContext,
         1000,
         Duration.ofSeconds(30),
-        Clock.systemUTC());
+        Clock.systemUTC(),
+        id -> id.startsWith("job_cancel"));
   }
 
   @Test
@@ -63,6 +64,23 @@ class JobRunnerTest {
     JobOutcome o = runner(broken, 100).run(text("abc", 5));
     assertThat(o.error().code()).isEqualTo("model_error");
     assertThat(o.error().message()).doesNotContain("CUDA");
+  }
+
+  @Test
+  void aCanceledJobStopsAndEndsCanceledNotTimedOut() {
+    var job =
+        new JobRequest(
+            "job_cancel_1",
+            "acc_1",
+            JobType.TEXT,
+            "shared",
+            JobInput.text("abc", 5),
+            Instant.EPOCH,
+            null);
+    JobOutcome o = runner(new GeneratorTest.ScriptedModel(10, 11, 12), 100).run(job);
+    assertThat(o.wasCanceled()).isTrue();
+    assertThat(o.succeeded()).isFalse();
+    assertThat(o.usage()).isNull();
   }
 
   @Test

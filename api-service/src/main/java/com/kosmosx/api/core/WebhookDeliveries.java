@@ -1,0 +1,385 @@
+package com.kosmosx.api.core;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.kosmosx.api.api.JobView;
+import com.kosmosx.api.db.JobDao;
+import com.kosmosx.api.db.JobRow;
+import io.dropwizard.lifecycle.Managed;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Webhook deliveries (Standard Webhooks), persisted so restarts neither lose nor repeat them beyond
+ * at-least-once.
+ *
+ * <p>An event's delivery row is written in the same transaction as the job update that caused it,
+ * keyed by its webhook-id ({@code msg_<job id>_<event>}), so a replayed job event never makes a
+ * second one. Any API instance delivers: due rows are claimed with {@code FOR UPDATE SKIP LOCKED}
+ * and a lease, sent outside any transaction (15 s timeout, no redirects, the URL's addresses
+ * re-checked against SSRF right before), and the attempt is recorded. 2xx ends it, 410 stops it,
+ * anything else retries on the schedule (Svix's by default) with ±10 % jitter. A crash between
+ * claim and record resends after the lease with the same webhook-id.
+ */
+public final class WebhookDeliveries implements Managed {
+  private static final Logger LOG = LoggerFactory.getLogger(WebhookDeliveries.class);
+  static final Duration LEASE = Duration.ofSeconds(60);
+  static final int BATCH = 32;
+
+  /** Settings. */
+  public record Settings(
+      List<Duration> retrySchedule, Duration timeout, int maxPayloadBytes, Duration pollInterval) {}
+
+  private final Jdbi jdbi;
+  private final Clock clock;
+  private final JobViews views;
+  private final ObjectMapper rest;
+  private final WebhookUrlPolicy policy;
+  private final Settings settings;
+  private final HttpClient http;
+  private final Semaphore wake = new Semaphore(0);
+  private volatile boolean running;
+  private Thread thread;
+
+  public WebhookDeliveries(
+      Jdbi jdbi,
+      Clock clock,
+      JobViews views,
+      ObjectMapper rest,
+      WebhookUrlPolicy policy,
+      Settings settings) {
+    this.jdbi = jdbi;
+    this.clock = clock;
+    this.views = views;
+    this.rest = rest;
+    this.policy = policy;
+    this.settings = settings;
+    this.http =
+        HttpClient.newBuilder()
+            .connectTimeout(settings.timeout())
+            .followRedirects(HttpClient.Redirect.NEVER)
+            .build();
+  }
+
+  /**
+   * Records the event's delivery if the job asked for it; call inside the transaction that updated
+   * the job. {@code event} is {@code started} or {@code completed}.
+   */
+  public void enqueue(Handle h, String jobId, String event) {
+    JobRow row = h.attach(JobDao.class).findById(jobId).orElse(null);
+    if (row == null || row.webhook() == null) {
+      return;
+    }
+    Map<?, ?> webhook;
+    try {
+      webhook = rest.readValue(row.webhook(), Map.class);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("corrupt webhook of " + jobId, e);
+    }
+    if (!(webhook.get("events") instanceof List<?> events) || !events.contains(event)) {
+      return;
+    }
+    Instant now = clock.instant();
+    byte[] payload = payload(views.view(row), event, now);
+    int inserted =
+        h.createUpdate(
+                "INSERT INTO webhook_deliveries (id, job_id, account_id, event, url, payload, "
+                    + "status, next_attempt_at, created_at) VALUES (:id, :jobId, :accountId, "
+                    + ":event, :url, :payload, 'pending', :now, :now) ON CONFLICT (id) DO NOTHING")
+            .bind("id", webhookId(jobId, event))
+            .bind("jobId", jobId)
+            .bind("accountId", row.accountId())
+            .bind("event", event)
+            .bind("url", String.valueOf(webhook.get("url")))
+            .bind("payload", payload)
+            .bind("now", now)
+            .execute();
+    if (inserted > 0) {
+      wake.release();
+    }
+  }
+
+  static String webhookId(String jobId, String event) {
+    return "msg_" + jobId + "_" + event;
+  }
+
+  /** {@code {type, timestamp, data: job}}; a job too large for the bound is sent without output. */
+  byte[] payload(JobView job, String event, Instant at) {
+    try {
+      Map<String, Object> body = new LinkedHashMap<>();
+      body.put("type", "job." + event);
+      body.put("timestamp", at.toString());
+      body.put("data", job);
+      byte[] bytes = rest.writeValueAsBytes(body);
+      if (bytes.length > settings.maxPayloadBytes()) {
+        body.put(
+            "data",
+            new JobView(
+                job.id(),
+                job.type(),
+                job.status(),
+                job.createdAt(),
+                job.startedAt(),
+                job.completedAt(),
+                null,
+                null,
+                job.usage(),
+                job.error(),
+                job.metadata(),
+                job.webhook(),
+                job.urls()));
+        body.put("data_truncated", true);
+        bytes = rest.writeValueAsBytes(body);
+      }
+      return bytes;
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise webhook payload", e);
+    }
+  }
+
+  /** The delivery log of a job: every attempt of every event, oldest first. */
+  public List<Map<String, Object>> attempts(String jobId) {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery(
+                    "SELECT d.id, d.event, d.status, a.attempt, a.at, a.status_code, a.error, "
+                        + "a.duration_ms FROM webhook_deliveries d JOIN webhook_attempts a "
+                        + "ON a.delivery_id = d.id WHERE d.job_id = :jobId "
+                        + "ORDER BY a.at, a.attempt")
+                .bind("jobId", jobId)
+                .map(
+                    (rs, ctx) -> {
+                      Map<String, Object> m = new LinkedHashMap<>();
+                      m.put("webhook_id", rs.getString("id"));
+                      m.put("event", rs.getString("event"));
+                      m.put("attempt", rs.getInt("attempt"));
+                      m.put("at", rs.getObject("at", OffsetDateTime.class).toInstant().toString());
+                      int code = rs.getInt("status_code");
+                      m.put("status_code", rs.wasNull() ? null : code);
+                      m.put("error", rs.getString("error"));
+                      m.put("duration_ms", rs.getInt("duration_ms"));
+                      m.put("delivery_status", rs.getString("status"));
+                      return m;
+                    })
+                .list());
+  }
+
+  @Override
+  public void start() {
+    running = true;
+    thread = new Thread(this::loop, "webhook-deliveries");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  @Override
+  public void stop() throws InterruptedException {
+    running = false;
+    wake.release();
+    if (thread != null) {
+      thread.join(TimeUnit.SECONDS.toMillis(20));
+    }
+  }
+
+  private void loop() {
+    while (running) {
+      try {
+        if (deliverDue() == 0) {
+          wake.tryAcquire(settings.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
+          wake.drainPermits();
+        }
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        LOG.warn("webhook delivery round failed: {}", e.toString());
+        try {
+          Thread.sleep(1_000);
+        } catch (InterruptedException ie) {
+          return;
+        }
+      }
+    }
+  }
+
+  private record Claimed(
+      String id,
+      String jobId,
+      String accountId,
+      String event,
+      String url,
+      byte[] payload,
+      int attempts) {}
+
+  /** Claims, sends and records one round of due deliveries; returns how many were attempted. */
+  int deliverDue() {
+    Instant now = clock.instant();
+    List<Claimed> due =
+        jdbi.inTransaction(
+            h ->
+                h.createQuery(
+                        "UPDATE webhook_deliveries SET next_attempt_at = :lease WHERE id IN ("
+                            + "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND "
+                            + "next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :limit "
+                            + "FOR UPDATE SKIP LOCKED) RETURNING id, job_id, account_id, event, "
+                            + "url, payload, attempts")
+                    .bind("lease", now.plus(LEASE))
+                    .bind("now", now)
+                    .bind("limit", BATCH)
+                    .map(
+                        (rs, ctx) ->
+                            new Claimed(
+                                rs.getString("id"),
+                                rs.getString("job_id"),
+                                rs.getString("account_id"),
+                                rs.getString("event"),
+                                rs.getString("url"),
+                                rs.getBytes("payload"),
+                                rs.getInt("attempts")))
+                    .list());
+    List<CompletableFuture<Void>> sends = new ArrayList<>();
+    for (Claimed c : due) {
+      sends.add(send(c));
+    }
+    CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)).join();
+    return due.size();
+  }
+
+  private CompletableFuture<Void> send(Claimed c) {
+    int attempt = c.attempts() + 1;
+    long t0 = System.nanoTime();
+    String secret =
+        jdbi.withHandle(
+            h ->
+                h.createQuery("SELECT webhook_secret FROM accounts WHERE id = :id")
+                    .bind("id", c.accountId())
+                    .mapTo(String.class)
+                    .findOne()
+                    .orElse(null));
+    URI uri;
+    try {
+      if (secret == null) {
+        throw new IllegalStateException("the account no longer exists");
+      }
+      uri = policy.check(c.url());
+    } catch (RuntimeException e) {
+      record(c, attempt, null, "refused: " + e.getMessage(), t0);
+      return CompletableFuture.completedFuture(null);
+    }
+    long timestamp = clock.instant().getEpochSecond();
+    HttpRequest request =
+        HttpRequest.newBuilder(uri)
+            .timeout(settings.timeout())
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "KosmosX-Webhooks/1")
+            .header("webhook-id", c.id())
+            .header("webhook-timestamp", String.valueOf(timestamp))
+            .header("webhook-signature", sign(secret, c.id(), timestamp, c.payload()))
+            .POST(HttpRequest.BodyPublishers.ofByteArray(c.payload()))
+            .build();
+    return http.sendAsync(request, HttpResponse.BodyHandlers.discarding())
+        .handle(
+            (response, error) -> {
+              if (error != null) {
+                Throwable cause = error.getCause() != null ? error.getCause() : error;
+                record(
+                    c,
+                    attempt,
+                    null,
+                    cause.getClass().getSimpleName() + ": " + cause.getMessage(),
+                    t0);
+              } else {
+                record(c, attempt, response.statusCode(), null, t0);
+              }
+              return null;
+            });
+  }
+
+  /** Standard Webhooks: {@code v1,} + base64 HMAC-SHA256 of {@code id.timestamp.body}. */
+  public static String sign(String secret, String id, long timestamp, byte[] body) {
+    String key = secret.startsWith("whsec_") ? secret.substring(6) : secret;
+    try {
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(Base64.getDecoder().decode(key), "HmacSHA256"));
+      mac.update((id + "." + timestamp + ".").getBytes(StandardCharsets.UTF_8));
+      return "v1," + Base64.getEncoder().encodeToString(mac.doFinal(body));
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private void record(Claimed c, int attempt, Integer statusCode, String error, long t0) {
+    int ms = (int) ((System.nanoTime() - t0) / 1_000_000);
+    Instant now = clock.instant();
+    String status;
+    Instant next = null;
+    if (statusCode != null && statusCode >= 200 && statusCode < 300) {
+      status = "delivered";
+    } else if (statusCode != null && statusCode == 410) {
+      status = "gone";
+    } else if (attempt > settings.retrySchedule().size()) {
+      status = "failed";
+    } else {
+      status = "pending";
+      Duration base = settings.retrySchedule().get(attempt - 1);
+      double jitter = 0.9 + 0.2 * ThreadLocalRandom.current().nextDouble();
+      next = now.plusMillis((long) (base.toMillis() * jitter));
+    }
+    String finalStatus = status;
+    Instant nextAt = next;
+    String err = error == null ? null : error.length() > 500 ? error.substring(0, 500) : error;
+    jdbi.useTransaction(
+        h -> {
+          h.createUpdate(
+                  "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, "
+                      + "duration_ms) VALUES (:id, :attempt, :at, :code, :error, :ms) "
+                      + "ON CONFLICT DO NOTHING")
+              .bind("id", c.id())
+              .bind("attempt", attempt)
+              .bind("at", now)
+              .bind("code", statusCode)
+              .bind("error", err)
+              .bind("ms", ms)
+              .execute();
+          h.createUpdate(
+                  "UPDATE webhook_deliveries SET status = :status, attempts = :attempt, "
+                      + "next_attempt_at = :next WHERE id = :id")
+              .bind("status", finalStatus)
+              .bind("attempt", attempt)
+              .bind("next", nextAt)
+              .bind("id", c.id())
+              .execute();
+        });
+    if (!"delivered".equals(status)) {
+      LOG.info(
+          "webhook {} attempt {} for job {}: {} -> {}",
+          c.id(),
+          attempt,
+          c.jobId(),
+          statusCode != null ? statusCode : err,
+          status);
+    }
+  }
+}
