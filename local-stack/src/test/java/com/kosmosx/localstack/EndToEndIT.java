@@ -22,6 +22,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -335,6 +336,76 @@ class EndToEndIT {
     assertThat(problem.path("max_context_tokens").asInt()).isEqualTo(20_000);
     assertThat(problem.path("max_tokens").asInt()).isEqualTo(256);
     assertThat(problem.path("prompt_tokens").asInt()).isGreaterThan(19_744);
+  }
+
+  private static JsonNode get(String path, String key) throws Exception {
+    return JSON.readTree(
+        HTTP.send(
+                HttpRequest.newBuilder(URI.create("http://localhost:" + api.getLocalPort() + path))
+                    .header("X-API-Key", key)
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body());
+  }
+
+  private static HttpResponse<String> cancel(String id, String key) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(
+                URI.create("http://localhost:" + api.getLocalPort() + "/v1/jobs/" + id + "/cancel"))
+            .header("X-API-Key", key)
+            .POST(HttpRequest.BodyPublishers.noBody())
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  @Order(7)
+  void cancelStopsARunningJobWithinASecondAndAQueuedOneNeverRuns() throws Exception {
+    String key = newKey("cxl");
+    // A ~18,750-token prompt (25 tokens a sentence): its prefill alone keeps the worker busy for seconds.
+    String longPrompt = "The quick brown fox jumps over the lazy dog. ".repeat(750);
+    String running =
+        post(
+                "/v1/jobs",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\""
+                    + longPrompt
+                    + "\",\"max_tokens\":64}}",
+                key)
+            .path("id")
+            .asText();
+    long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!get("/v1/jobs/" + running, key).path("status").asText().equals("running")) {
+      assertThat(System.nanoTime()).isLessThan(end);
+      Thread.sleep(20);
+    }
+    // Queued behind it: submitted while the worker is busy, canceled before it is picked up.
+    String queued =
+        post(
+                "/v1/jobs",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":8}}",
+                key)
+            .path("id")
+            .asText();
+    assertThat(cancel(queued, key).statusCode()).isEqualTo(202);
+
+    Instant asked = Instant.now();
+    HttpResponse<String> r = cancel(running, key);
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    JsonNode stopped = awaitTerminal(running, key);
+    assertThat(stopped.path("status").asText()).isEqualTo("canceled");
+    Instant ended = Instant.parse(stopped.path("completed_at").asText());
+    assertThat(Duration.between(asked, ended).toMillis())
+        .as("the worker stopped the running job within a second")
+        .isLessThan(1_000);
+    assertThat(stopped.path("usage").isNull()).isTrue();
+
+    JsonNode never = awaitTerminal(queued, key);
+    assertThat(never.path("status").asText()).isEqualTo("canceled");
+    assertThat(never.path("started_at").isNull()).as("never ran").isTrue();
+    assertThat(never.path("usage").isNull()).isTrue();
+
+    // A finished job cannot be canceled.
+    assertThat(cancel(running, key).statusCode()).isEqualTo(409);
   }
 
   private static HttpResponse<String> postRaw(String body, String key) throws Exception {
