@@ -113,3 +113,15 @@ CREATE TABLE webhook_attempts (
   duration_ms integer NOT NULL,
   PRIMARY KEY (delivery_id, attempt)
 );
+
+--changeset kosmosx:5-plans
+-- Plan changes per account and product; each applies from the first day of a month (UTC).
+CREATE TABLE account_plans (
+  account_id     text NOT NULL REFERENCES accounts (id),
+  product        text NOT NULL CHECK (product IN ('text', 'image')),
+  plan           text NOT NULL CHECK (plan IN ('payg', 'dedicated')),
+  lane           text,
+  effective_from date NOT NULL CHECK (extract(day FROM effective_from) = 1),
+  created_at     timestamptz NOT NULL,
+  PRIMARY KEY (account_id, product, effective_from)
+);

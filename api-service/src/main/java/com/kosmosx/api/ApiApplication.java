@@ -27,6 +27,7 @@ import com.kosmosx.api.core.KeyService;
 import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.core.OutboxRelay;
 import com.kosmosx.api.core.Passwords;
+import com.kosmosx.api.core.PlanService;
 import com.kosmosx.api.core.PromptTokenizer;
 import com.kosmosx.api.core.RateLimiter;
 import com.kosmosx.api.core.RetentionSweeper;
@@ -280,7 +281,25 @@ public class ApiApplication extends Application<ApiConfiguration> {
         new JobResource(jobs, limits, env.getObjectMapper(), waiters, webhooks, waitAnswers));
     jersey.register(new DocsResource());
     jersey.register(new PingResource());
-    jersey.register(new AdminResource(keys));
+    PlanService plans =
+        new PlanService(
+            jdbi,
+            clock,
+            relay::wakeUp,
+            lane -> {
+              try {
+                TopicAdmin.ensureTopics(
+                    admin,
+                    java.util.List.of(Topics.jobs(lane)),
+                    config.kafka.topicPartitions,
+                    config.kafka.replicationFactor);
+              } catch (Exception e) {
+                // The relay retries until the topic exists; the broker may be away right now.
+                org.slf4j.LoggerFactory.getLogger(ApiApplication.class)
+                    .warn("cannot create the topic of lane {} yet: {}", lane, e.toString());
+              }
+            });
+    jersey.register(new AdminResource(keys, plans));
     jersey.register(
         new SeedCompatResource(
             accounts,

@@ -50,6 +50,124 @@ class RolesAndAdminIT {
   }
 
   @Test
+  void anAdminSetsPlansFromAMonthStartAndDedicatedJobsTakeTheirLane() throws Exception {
+    String user = app.newAccountKey("plan" + UUID.randomUUID().toString().substring(0, 8));
+    String target = accountId(user);
+    String path = "/v1/admin/accounts/" + target + "/plan";
+    java.time.LocalDate month = java.time.LocalDate.now(java.time.ZoneOffset.UTC).withDayOfMonth(1);
+
+    assertProblem(
+        app.send(
+            "PUT",
+            path,
+            "application/json",
+            "{\"text\":{\"plan\":\"dedicated\"}}",
+            "X-API-Key",
+            user),
+        403,
+        "forbidden");
+    for (String bad :
+        List.of(
+            "{\"text\":{\"plan\":\"gold\"}}",
+            "{\"video\":{\"plan\":\"payg\"}}",
+            "{\"text\":{\"plan\":\"payg\",\"lane\":\"x\"}}",
+            "{\"text\":{\"plan\":\"dedicated\",\"lane\":\"shared\"}}",
+            "{\"text\":{\"plan\":\"dedicated\",\"lane\":\"Bad Lane\"}}",
+            "{\"text\":{\"plan\":\"dedicated\",\"effective_from\":\"" + month.plusDays(1) + "\"}}",
+            "{\"text\":{\"plan\":\"dedicated\",\"effective_from\":\""
+                + month.minusMonths(1)
+                + "\"}}",
+            "{\"text\":{\"plan\":\"dedicated\",\"effective_from\":\"soon\"}}",
+            "{}")) {
+      assertProblem(
+          app.send("PUT", path, "application/json", bad, "X-API-Key", BOOTSTRAP),
+          400,
+          "validation_failed");
+    }
+    assertProblem(
+        app.send(
+            "PUT",
+            "/v1/admin/accounts/acc_nobody/plan",
+            "application/json",
+            "{\"text\":{\"plan\":\"payg\"}}",
+            "X-API-Key",
+            BOOTSTRAP),
+        404,
+        "not_found");
+
+    // From next month by default: today's jobs still run on the shared lane.
+    var later =
+        app.send(
+            "PUT",
+            path,
+            "application/json",
+            "{\"image\":{\"plan\":\"dedicated\"}}",
+            "X-API-Key",
+            BOOTSTRAP);
+    assertThat(later.statusCode()).as(later.body()).isEqualTo(200);
+    var plans = ApiTestApp.json(later);
+    assertThat(plans.path("current").path("image").path("plan").asText()).isEqualTo("payg");
+    assertThat(plans.path("schedule").get(0).path("effective_from").asText())
+        .isEqualTo(month.plusMonths(1).toString());
+
+    // From this month: new text jobs go to the dedicated lane's topic.
+    var now =
+        app.send(
+            "PUT",
+            path,
+            "application/json",
+            "{\"text\":{\"plan\":\"dedicated\",\"lane\":\"acme\",\"effective_from\":\""
+                + month
+                + "\"}}",
+            "X-API-Key",
+            BOOTSTRAP);
+    assertThat(now.statusCode()).as(now.body()).isEqualTo(200);
+    assertThat(ApiTestApp.json(now).path("current").path("text").path("lane").asText())
+        .isEqualTo("acme");
+    String job =
+        ApiTestApp.json(
+                app.postJson(
+                    "/v1/jobs",
+                    "{\"type\":\"text\",\"input\":{\"prompt\":\"x\"}}",
+                    "X-API-Key",
+                    user))
+            .path("id")
+            .asText();
+    try (var c = java.sql.DriverManager.getConnection(jdbcUrl, "postgres", "");
+        var s = c.prepareStatement("SELECT lane FROM jobs WHERE id = ?")) {
+      s.setString(1, job);
+      try (var rs = s.executeQuery()) {
+        rs.next();
+        assertThat(rs.getString(1)).isEqualTo("acme");
+      }
+    }
+    // The whole schedule went to the accounts topic.
+    var props = new java.util.Properties();
+    props.put("bootstrap.servers", com.kosmosx.platform.SharedPlatform.kafka().bootstrapServers());
+    props.put("group.id", "it-" + UUID.randomUUID());
+    props.put("auto.offset.reset", "earliest");
+    com.kosmosx.contracts.AccountPlan published = null;
+    try (var consumer =
+        new org.apache.kafka.clients.consumer.KafkaConsumer<>(
+            props,
+            new org.apache.kafka.common.serialization.StringDeserializer(),
+            new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+      consumer.subscribe(List.of(com.kosmosx.contracts.Topics.ACCOUNTS.name()));
+      long end = System.nanoTime() + java.time.Duration.ofSeconds(15).toNanos();
+      while (System.nanoTime() < end && (published == null || published.schedule().size() < 2)) {
+        for (var r : consumer.poll(java.time.Duration.ofMillis(200))) {
+          if (target.equals(r.key())) {
+            published = com.kosmosx.contracts.Topics.ACCOUNTS.deserializeValue(r.value());
+          }
+        }
+      }
+    }
+    assertThat(published).isNotNull();
+    assertThat(published.schedule()).hasSize(2);
+    assertThat(published.lane()).isEqualTo("acme");
+  }
+
+  @Test
   void onlyAnAdminChangesRolesAndTheBootstrapKeyIsOne() throws Exception {
     String user = app.newAccountKey("role" + UUID.randomUUID().toString().substring(0, 8));
     String target = accountId(user);

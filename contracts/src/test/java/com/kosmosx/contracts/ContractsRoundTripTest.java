@@ -70,8 +70,48 @@ class ContractsRoundTripTest {
                 JobType.TEXT, AccountPlan.PlanKind.DEDICATED,
                 JobType.IMAGE, AccountPlan.PlanKind.PAYG),
             "acme",
-            T);
+            T,
+            List.of(
+                new AccountPlan.Change(
+                    JobType.TEXT,
+                    AccountPlan.PlanKind.DEDICATED,
+                    "acme",
+                    LocalDate.of(2026, 11, 1))));
     assertThat(roundTrip(Topics.ACCOUNTS, plan)).isEqualTo(plan);
+  }
+
+  @Test
+  void thePlanInForceFollowsTheSchedule() {
+    var plan =
+        new AccountPlan(
+            "acc_1",
+            Map.of(),
+            null,
+            T,
+            List.of(
+                new AccountPlan.Change(
+                    JobType.TEXT, AccountPlan.PlanKind.PAYG, null, LocalDate.of(2027, 1, 1)),
+                new AccountPlan.Change(
+                    JobType.TEXT,
+                    AccountPlan.PlanKind.DEDICATED,
+                    "acme",
+                    LocalDate.of(2026, 11, 1))));
+    assertThat(plan.schedule().get(0).effectiveFrom()).isEqualTo(LocalDate.of(2026, 11, 1));
+    assertThat(plan.planOn(JobType.TEXT, LocalDate.of(2026, 10, 31)))
+        .isEqualTo(AccountPlan.PlanKind.PAYG);
+    assertThat(plan.planOn(JobType.TEXT, LocalDate.of(2026, 11, 1)))
+        .isEqualTo(AccountPlan.PlanKind.DEDICATED);
+    assertThat(plan.inForce(JobType.TEXT, LocalDate.of(2026, 12, 31)).lane()).isEqualTo("acme");
+    assertThat(plan.planOn(JobType.TEXT, LocalDate.of(2027, 1, 1)))
+        .isEqualTo(AccountPlan.PlanKind.PAYG);
+    assertThat(plan.planOn(JobType.IMAGE, LocalDate.of(2026, 12, 1)))
+        .isEqualTo(AccountPlan.PlanKind.PAYG);
+    // An older producer's record (no schedule) still reads.
+    var old =
+        Topics.ACCOUNTS.deserializeValue(
+            "{\"account_id\":\"acc_2\",\"plans\":{},\"updated_at\":\"2026-11-01T00:00:00Z\"}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    assertThat(old.schedule()).isEmpty();
   }
 
   @Test

@@ -362,7 +362,8 @@ class EndToEndIT {
   @Order(7)
   void cancelStopsARunningJobWithinASecondAndAQueuedOneNeverRuns() throws Exception {
     String key = newKey("cxl");
-    // A ~18,750-token prompt (25 tokens a sentence): its prefill alone keeps the worker busy for seconds.
+    // A ~18,750-token prompt (25 tokens a sentence): its prefill alone keeps the worker busy for
+    // seconds.
     String longPrompt = "The quick brown fox jumps over the lazy dog. ".repeat(750);
     String running =
         post(

@@ -116,11 +116,6 @@ public final class JobService {
     // Microseconds: what PostgreSQL keeps, so this answer and a later GET show the same time.
     Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
     String jobId = Ids.job(clock);
-    Topic<String, JobRequest> topic = Topics.JOBS_SHARED;
-    JobRequest message =
-        new JobRequest(
-            jobId, caller.accountId(), type, Topics.SHARED_LANE, input, now, now.plus(deadline));
-    byte[] payload = topic.serializeValue(message);
     JobInput echo = echo(input);
     String inputJson = views.write(echo);
     String metadataJson = metadata == null ? null : views.write(new TreeMap<>(metadata));
@@ -178,16 +173,22 @@ public final class JobService {
                         + " unfinished jobs; wait for some to finish.",
                     5);
               }
+              // Dedicated plans run on their own lane, out of reach of pay-as-you-go load.
+              String lane = PlanService.laneFor(h, caller.accountId(), type, now);
+              Topic<String, JobRequest> topic = Topics.jobs(lane);
+              JobRequest message =
+                  new JobRequest(
+                      jobId, caller.accountId(), type, lane, input, now, now.plus(deadline));
               dao.insert(
                   jobId,
                   caller.accountId(),
                   type.wire(),
-                  Topics.SHARED_LANE,
+                  lane,
                   inputJson,
                   metadataJson,
                   webhookJson,
                   now);
-              h.attach(OutboxDao.class).insert(topic.name(), jobId, payload);
+              h.attach(OutboxDao.class).insert(topic.name(), jobId, topic.serializeValue(message));
               if (idempotencyKey != null) {
                 keys.upsert(
                     caller.accountId(), idempotencyKey, requestHash, jobId, json(view), now);
