@@ -120,6 +120,8 @@ public record StackLayout(
                 Map.of(
                     "KOSMOS_API_PORT", String.valueOf(apiPort),
                     "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort),
+                    // The local stack is for development: webhooks may go to a local receiver.
+                    "KOSMOS_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1",
                     "KOSMOS_TOKENIZER", root.resolve("model/tiny-kosmos/tokenizer.json").toString(),
                     "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
             null,

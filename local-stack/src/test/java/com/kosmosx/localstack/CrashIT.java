@@ -1,0 +1,236 @@
+package com.kosmosx.localstack;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.kosmosx.contracts.Topics;
+import com.kosmosx.contracts.UsageEvent;
+import com.kosmosx.platform.Ports;
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Crashes with real processes (the local stack's launcher): a worker killed with SIGKILL in the
+ * middle of a job, and the broker killed while jobs run. Nothing accepted is lost, and a re-run job
+ * is seen once: one result, one usage event, one webhook event id.
+ */
+class CrashIT {
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Test
+  void aKilledWorkerOrBrokerLosesNothingAndBillsOnce() throws Exception {
+    Path home = Files.createTempDirectory("kosmos-crash");
+    Map<String, String> env =
+        Map.of(
+            "KOSMOS_HOME", home.toString(),
+            "KOSMOS_API_PORT", String.valueOf(Ports.free()),
+            "KOSMOS_API_ADMIN_PORT", String.valueOf(Ports.free()),
+            "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(Ports.free()),
+            "KOSMOS_METERING_ADMIN_PORT", String.valueOf(Ports.free()),
+            "KOSMOS_KAFKA_PORT", String.valueOf(Ports.free()),
+            "KOSMOS_KAFKA_CONTROLLER_PORT", String.valueOf(Ports.free()),
+            "KOSMOS_PG_PORT", String.valueOf(Ports.free()));
+    StackLayout layout =
+        StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
+    LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
+    List<String> hooks = Collections.synchronizedList(new ArrayList<>());
+    HttpServer receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    receiver.createContext(
+        "/hook",
+        ex -> {
+          ex.getRequestBody().readAllBytes();
+          hooks.add(ex.getRequestHeaders().getFirst("webhook-id"));
+          ex.sendResponseHeaders(204, -1);
+          ex.close();
+        });
+    receiver.start();
+    try {
+      assertThat(stack.up(true)).isZero();
+      String key = newKey(layout);
+
+      // A job whose prompt takes the worker seconds to prefill: killed in the middle of it.
+      String prompt = "The quick brown fox jumps over the lazy dog. ".repeat(750);
+      String hook = "http://127.0.0.1:" + receiver.getAddress().getPort() + "/hook";
+      String job =
+          submit(
+              layout,
+              key,
+              "{\"type\":\"text\",\"input\":{\"prompt\":\""
+                  + prompt
+                  + "\",\"max_tokens\":16},\"webhook\":{\"url\":\""
+                  + hook
+                  + "\"}}");
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!status(layout, key, job).equals("running")) {
+        assertThat(System.nanoTime()).isLessThan(end);
+        Thread.sleep(20);
+      }
+      kill9(home, "worker");
+      assertThat(status(layout, key, job)).isEqualTo("running");
+      assertThat(stack.up(true)).isZero(); // restarts the worker
+
+      JsonNode done = awaitTerminal(layout, key, job);
+      assertThat(done.path("status").asText()).isEqualTo("succeeded");
+      // The job ran twice (two starts) but is seen once.
+      List<UsageEvent> usage = usageEvents(layout, List.of(job), 1);
+      assertThat(usage).hasSize(1);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (hooks.isEmpty() && System.nanoTime() < deadline) {
+        Thread.sleep(100);
+      }
+      Thread.sleep(1_000);
+      assertThat(hooks).containsOnly("msg_" + job + "_completed");
+      System.out.printf(
+          "worker crash: job %s succeeded once, %d usage event, %d webhook delivery(ies)%n",
+          job, usage.size(), hooks.size());
+
+      // The broker killed while a batch of jobs runs: every accepted job still finishes, once.
+      List<String> jobs = new ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        jobs.add(
+            submit(
+                layout,
+                key,
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"A cat sits\",\"max_tokens\":16}}"));
+      }
+      kill9(home, "kafka");
+      for (int i = 0; i < 5; i++) {
+        jobs.add(
+            submit(
+                layout,
+                key,
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":8}}"));
+      }
+      assertThat(stack.up(true)).isZero(); // restarts the broker
+      for (String id : jobs) {
+        assertThat(awaitTerminal(layout, key, id).path("status").asText())
+            .as(id)
+            .isEqualTo("succeeded");
+      }
+      List<UsageEvent> all = usageEvents(layout, jobs, jobs.size());
+      assertThat(all).hasSize(jobs.size());
+      assertThat(all.stream().map(UsageEvent::eventId).distinct().count()).isEqualTo(jobs.size());
+      System.out.printf(
+          "broker crash: %d accepted jobs, %d succeeded, %d usage events%n",
+          jobs.size(), jobs.size(), all.size());
+    } finally {
+      receiver.stop(0);
+      stack.down();
+    }
+  }
+
+  private static String newKey(StackLayout layout) throws Exception {
+    String user = "crash" + UUID.randomUUID().toString().substring(0, 8);
+    HttpResponse<String> r =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/v1/accounts"))
+                .header("Content-Type", "application/json")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"username\":\""
+                            + user
+                            + "\",\"email\":\"c@example.com\",\"password\":\"long enough pw\"}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    return JSON.readTree(r.body()).path("api_key").path("key").asText();
+  }
+
+  private static String submit(StackLayout layout, String key, String body) throws Exception {
+    HttpResponse<String> r =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/v1/jobs"))
+                .header("Content-Type", "application/json")
+                .header("Authorization", "Bearer " + key)
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    return JSON.readTree(r.body()).path("id").asText();
+  }
+
+  private static JsonNode job(StackLayout layout, String key, String id) throws Exception {
+    return JSON.readTree(
+        HTTP.send(
+                HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/v1/jobs/" + id))
+                    .header("X-API-Key", key)
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body());
+  }
+
+  private static String status(StackLayout layout, String key, String id) throws Exception {
+    return job(layout, key, id).path("status").asText();
+  }
+
+  private static JsonNode awaitTerminal(StackLayout layout, String key, String id)
+      throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    JsonNode j = null;
+    while (System.nanoTime() < end) {
+      j = job(layout, key, id);
+      String s = j.path("status").asText();
+      if (s.equals("succeeded") || s.equals("failed") || s.equals("canceled")) {
+        return j;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("job " + id + " did not finish: " + j);
+  }
+
+  /** Every usage event (read_committed) of these jobs, read until quiet. */
+  private static List<UsageEvent> usageEvents(StackLayout layout, List<String> jobs, int expect) {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", layout.kafkaBootstrap());
+    p.put("group.id", "crash-it-" + UUID.randomUUID());
+    p.put("auto.offset.reset", "earliest");
+    p.put("isolation.level", "read_committed");
+    List<UsageEvent> out = new ArrayList<>();
+    try (var c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      c.subscribe(List.of(Topics.USAGE.name()));
+      long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      long settle = Long.MAX_VALUE;
+      while (System.nanoTime() < Math.min(end, settle)) {
+        for (var r : c.poll(Duration.ofMillis(200))) {
+          UsageEvent e = Topics.USAGE.deserializeValue(r.value());
+          if (jobs.contains(e.eventId())) {
+            out.add(e);
+          }
+        }
+        if (out.size() >= expect && settle == Long.MAX_VALUE) {
+          settle = System.nanoTime() + Duration.ofSeconds(3).toNanos();
+        }
+      }
+    }
+    return out;
+  }
+
+  /** SIGKILL, as a crash: no shutdown hook runs. */
+  private static void kill9(Path home, String service) throws Exception {
+    long pid =
+        Long.parseLong(Files.readString(home.resolve("run/" + service + ".pid")).split(" ")[0]);
+    ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
+    h.destroyForcibly();
+    h.onExit().get(30, TimeUnit.SECONDS);
+  }
+}
