@@ -404,13 +404,8 @@ class ApiServiceIT {
             auth),
         400,
         "validation_failed");
-    var tooLarge =
-        app.postJson(
-            "/v1/jobs",
-            "{\"type\":\"image\",\"input\":{\"image\":\"" + "A".repeat(29_500_000) + "\"}}",
-            auth);
-    assertProblem(tooLarge, 413, "payload_too_large");
-    assertThat(tooLarge.headers().firstValue("Connection")).hasValue("close");
+    // Over the job endpoint's 28 MiB limit: BadInputCorpusIT sends that over a raw socket, since
+    // a client still writing when the 413 and Connection: close arrive may see only the reset.
     assertProblem(app.send("DELETE", "/v1/jobs", null, null, auth), 405, "method_not_allowed");
     assertProblem(app.get("/v1/nothing-here", auth), 404, "not_found");
   }

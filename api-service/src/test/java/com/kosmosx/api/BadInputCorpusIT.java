@@ -488,6 +488,7 @@ class BadInputCorpusIT {
     // The job endpoint takes images (20 MB, base64 in JSON): its limit is 28 MiB.
     for (String path : List.of("/v1/jobs")) {
       String[] r = app.oversizedPost(path, 40L * 1024 * 1024);
+      assertThat(r[0].toLowerCase()).contains("connection: close");
       assertThat(r[0]).as(path).startsWith("HTTP/1.1 413");
       assertThat(r[0].toLowerCase()).contains("content-type: application/problem+json");
       assertThat(r[1]).contains("\"code\":\"payload_too_large\"");
