@@ -18,9 +18,33 @@ public record StackLayout(
     int meteringAdminPort,
     int kafkaPort,
     int kafkaControllerPort,
-    int postgresPort) {
+    int postgresPort,
+    int workers,
+    Map<String, String> settings) {
 
+  /**
+   * The layout from {@code KOSMOS_*} variables. {@code KOSMOS_WORKERS} (default 1) starts that many
+   * workers ({@code worker}, {@code worker-2}, …; admin ports 10 apart). Every other {@code
+   * KOSMOS_*} variable is handed to every service, so a setting such as {@code
+   * KOSMOS_RATE_JOBS_PER_MINUTE} reaches the service that reads it.
+   */
   public static StackLayout fromEnvironment(Path root, Map<String, String> env) {
+    Map<String, String> settings = new java.util.TreeMap<>();
+    env.forEach(
+        (k, v) -> {
+          if (k.startsWith("KOSMOS_") && v != null) {
+            settings.put(k, v);
+          }
+        });
+    int workers;
+    try {
+      workers = Integer.parseInt(env.getOrDefault("KOSMOS_WORKERS", "1").trim());
+    } catch (NumberFormatException e) {
+      workers = 0;
+    }
+    if (workers < 1 || workers > 8) {
+      throw new IllegalArgumentException("KOSMOS_WORKERS must be 1 to 8");
+    }
     return new StackLayout(
         root,
         Path.of(env.getOrDefault("KOSMOS_HOME", root.resolve(".kosmos").toString())),
@@ -30,7 +54,9 @@ public record StackLayout(
         port(env, "KOSMOS_METERING_ADMIN_PORT", 8095),
         port(env, "KOSMOS_KAFKA_PORT", 19092),
         port(env, "KOSMOS_KAFKA_CONTROLLER_PORT", 19093),
-        port(env, "KOSMOS_PG_PORT", 15432));
+        port(env, "KOSMOS_PG_PORT", 15432),
+        workers,
+        Map.copyOf(settings));
   }
 
   private static int port(Map<String, String> env, String name, int dflt) {
@@ -76,81 +102,98 @@ public record StackLayout(
   /** The processes in start order; they are stopped in reverse. */
   public List<ServiceSpec> services() {
     Map<String, String> common =
-        Map.of(
-            "KOSMOS_KAFKA_BOOTSTRAP",
-            kafkaBootstrap(),
-            "KOSMOS_DB_URL",
-            jdbcUrl(),
-            "DJL_OFFLINE",
-            "true",
-            "OPT_OUT_TRACKING",
-            "true");
-    return List.of(
-        new ServiceSpec(
-            "postgres",
-            "com.kosmosx.platform.PlatformMain",
-            List.of(
+        merge(
+            settings,
+            Map.of(
+                "KOSMOS_KAFKA_BOOTSTRAP",
+                kafkaBootstrap(),
+                "KOSMOS_DB_URL",
+                jdbcUrl(),
+                "DJL_OFFLINE",
+                "true",
+                "OPT_OUT_TRACKING",
+                "true"));
+    List<ServiceSpec> services = new java.util.ArrayList<>();
+    services.addAll(
+        List.of(
+            new ServiceSpec(
                 "postgres",
-                data().resolve("postgres").toString(),
-                String.valueOf(postgresPort),
-                "kosmos"),
-            "128m",
-            Map.of(),
-            "postgres ready",
-            null),
-        new ServiceSpec(
-            "kafka",
-            "com.kosmosx.platform.PlatformMain",
-            List.of(
+                "com.kosmosx.platform.PlatformMain",
+                List.of(
+                    "postgres",
+                    data().resolve("postgres").toString(),
+                    String.valueOf(postgresPort),
+                    "kosmos"),
+                "128m",
+                Map.of(),
+                "postgres ready",
+                null),
+            new ServiceSpec(
                 "kafka",
-                data().resolve("kafka").toString(),
-                String.valueOf(kafkaPort),
-                String.valueOf(kafkaControllerPort)),
-            "768m",
-            Map.of(),
-            "kafka ready",
-            null),
-        new ServiceSpec(
-            "api",
-            "com.kosmosx.api.ApiApplication",
-            List.of("server", root.resolve("api-service/config.yml").toString()),
-            "512m",
-            merge(
-                common,
-                Map.of(
-                    "KOSMOS_API_PORT", String.valueOf(apiPort),
-                    "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort),
-                    // The local stack is for development: webhooks may go to a local receiver.
-                    "KOSMOS_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1",
-                    "KOSMOS_TOKENIZER", root.resolve("model/tiny-kosmos/tokenizer.json").toString(),
-                    "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
-            null,
-            "http://localhost:" + apiAdminPort + "/healthcheck"),
-        new ServiceSpec(
-            "worker",
-            "com.kosmosx.worker.WorkerApplication",
-            List.of("server", root.resolve("inference-worker/config.yml").toString()),
-            "1g",
-            merge(
-                common,
-                Map.of(
-                    "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(workerAdminPort),
-                    "KOSMOS_MODEL_DIR", root.resolve("model/tiny-kosmos").toString(),
-                    "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
-            null,
-            "http://localhost:" + workerAdminPort + "/healthcheck"),
-        new ServiceSpec(
-            "metering",
-            "com.kosmosx.metering.MeteringApplication",
-            List.of("server", root.resolve("metering-stream/config.yml").toString()),
-            "512m",
-            merge(
-                common,
-                Map.of(
-                    "KOSMOS_METERING_ADMIN_PORT", String.valueOf(meteringAdminPort),
-                    "KOSMOS_METERING_STATE_DIR", data().resolve("metering").toString())),
-            null,
-            "http://localhost:" + meteringAdminPort + "/healthcheck"));
+                "com.kosmosx.platform.PlatformMain",
+                List.of(
+                    "kafka",
+                    data().resolve("kafka").toString(),
+                    String.valueOf(kafkaPort),
+                    String.valueOf(kafkaControllerPort)),
+                "768m",
+                Map.of(),
+                "kafka ready",
+                null),
+            new ServiceSpec(
+                "api",
+                "com.kosmosx.api.ApiApplication",
+                List.of("server", root.resolve("api-service/config.yml").toString()),
+                "512m",
+                merge(
+                    common,
+                    Map.of(
+                        "KOSMOS_API_PORT", String.valueOf(apiPort),
+                        "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort),
+                        // The local stack is for development: webhooks may go to a local receiver.
+                        "KOSMOS_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1",
+                        "KOSMOS_TOKENIZER",
+                            root.resolve("model/tiny-kosmos/tokenizer.json").toString(),
+                        "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
+                null,
+                "http://localhost:" + apiAdminPort + "/healthcheck"),
+            worker(common, 1),
+            new ServiceSpec(
+                "metering",
+                "com.kosmosx.metering.MeteringApplication",
+                List.of("server", root.resolve("metering-stream/config.yml").toString()),
+                "512m",
+                merge(
+                    common,
+                    Map.of(
+                        "KOSMOS_METERING_ADMIN_PORT", String.valueOf(meteringAdminPort),
+                        "KOSMOS_METERING_STATE_DIR", data().resolve("metering").toString())),
+                null,
+                "http://localhost:" + meteringAdminPort + "/healthcheck")));
+    // Further workers start after the first and stop before it.
+    for (int i = 2; i <= workers; i++) {
+      services.add(services.size() - 1, worker(common, i));
+    }
+    return List.copyOf(services);
+  }
+
+  /** Worker {@code i}: its own id (so its own transactional ids) and admin port. */
+  private ServiceSpec worker(Map<String, String> common, int i) {
+    int adminPort = workerAdminPort + 10 * (i - 1);
+    return new ServiceSpec(
+        i == 1 ? "worker" : "worker-" + i,
+        "com.kosmosx.worker.WorkerApplication",
+        List.of("server", root.resolve("inference-worker/config.yml").toString()),
+        "1g",
+        merge(
+            common,
+            Map.of(
+                "KOSMOS_WORKER_ID", "worker-" + i,
+                "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(adminPort),
+                "KOSMOS_MODEL_DIR", root.resolve("model/tiny-kosmos").toString(),
+                "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
+        null,
+        "http://localhost:" + adminPort + "/healthcheck");
   }
 
   private static Map<String, String> merge(Map<String, String> a, Map<String, String> b) {
