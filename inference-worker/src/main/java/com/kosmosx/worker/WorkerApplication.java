@@ -3,6 +3,7 @@ package com.kosmosx.worker;
 import ai.djl.Device;
 import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
+import com.kosmosx.worker.core.CrashLedger;
 import com.kosmosx.worker.core.Generator;
 import com.kosmosx.worker.core.JobConsumer;
 import com.kosmosx.worker.core.JobControls;
@@ -173,7 +174,10 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
                       new StringSerializer(),
                       new ByteArraySerializer()),
               batching,
-              controls);
+              controls,
+              new CrashLedger(
+                  Path.of(config.stateDir).resolve(config.workerId + "-" + lane + ".json")),
+              config.maxAttempts);
       env.lifecycle().manage(consumer);
       env.healthChecks()
           .register(

@@ -33,6 +33,17 @@ public class WorkerConfiguration extends Configuration {
 
   @Valid @NotNull @JsonProperty public ModelSettings model = new ModelSettings();
 
+  /**
+   * Where the worker keeps what it is running (its crash ledger), so that a job that kills the
+   * worker every time is dead-lettered after {@link #maxAttempts} instead of killing them all.
+   */
+  @NotEmpty @JsonProperty public String stateDir = "/tmp/kosmos-worker-state";
+
+  /** A job running each time the worker died this many times goes to the dead-letter topic. */
+  @Min(1)
+  @JsonProperty
+  public int maxAttempts = 3;
+
   /** A job running longer than this fails with {@code timeout}. */
   @NotNull @JsonProperty public Duration jobTimeLimit = Duration.minutes(10);
 

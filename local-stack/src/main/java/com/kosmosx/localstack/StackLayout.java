@@ -189,6 +189,7 @@ public record StackLayout(
             common,
             Map.of(
                 "KOSMOS_WORKER_ID", "worker-" + i,
+                "KOSMOS_WORKER_STATE_DIR", data().resolve("worker-" + i).toString(),
                 "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(adminPort),
                 "KOSMOS_MODEL_DIR", root.resolve("model/tiny-kosmos").toString(),
                 "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),

@@ -104,6 +104,26 @@ class CrashIT {
           "worker crash: job %s succeeded once, %d usage event, %d webhook delivery(ies)%n",
           job, usage.size(), hooks.size());
 
+      // A job that is running every time the worker dies (three times) is dead-lettered, and ends
+      // failed with the reason, instead of killing workers forever.
+      String poison =
+          submit(
+              layout,
+              key,
+              "{\"type\":\"text\",\"input\":{\"prompt\":\"" + prompt + "\",\"max_tokens\":16}}");
+      for (int crash = 1; crash <= 3; crash++) {
+        awaitStarts(layout, poison, crash);
+        kill9(home, "worker");
+        assertThat(stack.up(true)).isZero();
+      }
+      JsonNode dead = awaitTerminal(layout, key, poison);
+      assertThat(dead.path("status").asText()).isEqualTo("failed");
+      assertThat(dead.path("error").path("code").asText()).isEqualTo("dead_lettered");
+      assertThat(dead.path("error").path("message").asText()).contains("3 times");
+      assertThat(usageEvents(layout, List.of(poison), 0)).isEmpty();
+      System.out.printf(
+          "poison job: dead-lettered after 3 worker crashes: %s%n", dead.path("error"));
+
       // The broker killed while a batch of jobs runs: every accepted job still finishes, once.
       List<String> jobs = new ArrayList<>();
       for (int i = 0; i < 20; i++) {
@@ -196,6 +216,30 @@ class CrashIT {
       Thread.sleep(200);
     }
     throw new AssertionError("job " + id + " did not finish: " + j);
+  }
+
+  /** Waits until the job has been started {@code n} times (each worker run writes a start). */
+  private static void awaitStarts(StackLayout layout, String jobId, int n) {
+    Properties p = new Properties();
+    p.put("bootstrap.servers", layout.kafkaBootstrap());
+    p.put("group.id", "crash-it-" + UUID.randomUUID());
+    p.put("auto.offset.reset", "earliest");
+    p.put("isolation.level", "read_committed");
+    int starts = 0;
+    try (var c = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+      c.subscribe(List.of(Topics.JOB_EVENTS.name()));
+      long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+      while (starts < n) {
+        assertThat(System.nanoTime()).as("start " + n + " of " + jobId).isLessThan(end);
+        for (var r : c.poll(Duration.ofMillis(100))) {
+          if (jobId.equals(r.key())
+              && Topics.JOB_EVENTS.deserializeValue(r.value()).kind()
+                  == com.kosmosx.contracts.JobEvent.Kind.STARTED) {
+            starts++;
+          }
+        }
+      }
+    }
   }
 
   /** Every usage event (read_committed) of these jobs, read until quiet. */

@@ -64,6 +64,8 @@ public final class JobConsumer implements Managed {
   private final Topic<String, JobRequest> jobsTopic;
   private final Batching batching;
   private final JobControls controls;
+  private final CrashLedger ledger;
+  private final int maxAttempts;
   private final Deque<ConsumerRecord<String, byte[]>> pending = new ArrayDeque<>();
   // Per partition: offsets polled but not yet ended, and the offset after the last one polled.
   private final Map<TopicPartition, TreeSet<Long>> inFlight = new HashMap<>();
@@ -96,8 +98,12 @@ public final class JobConsumer implements Managed {
       java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory,
       Function<String, Producer<String, byte[]>> producerFactory,
       Batching batching,
-      JobControls controls) {
+      JobControls controls,
+      CrashLedger ledger,
+      int maxAttempts) {
     this.controls = controls;
+    this.ledger = ledger;
+    this.maxAttempts = maxAttempts;
     this.lane = lane;
     this.workerId = workerId;
     this.runner = runner;
@@ -300,7 +306,12 @@ public final class JobConsumer implements Managed {
           throw new SerializationException("empty message");
         }
       } catch (SerializationException e) {
-        deadLetter(c, p, r, ended(r), e.getMessage());
+        deadLetter(c, p, r, ended(r), e.getMessage(), 1);
+        continue;
+      }
+      if (ledger != null && ledger.isSettled(job.jobId())) {
+        // Already ended and committed before a restart; only its offset was behind.
+        commit(c, p, ended(r), null, null);
         continue;
       }
       if (controls != null && controls.canceled(job.jobId())) {
@@ -338,7 +349,51 @@ public final class JobConsumer implements Managed {
     if (jobs.isEmpty()) {
       return;
     }
+    // Jobs that were running when this worker last died: dead-letter a repeat offender, run the
+    // others alone so an innocent neighbour is not blamed again.
+    List<JobRequest> clean = new ArrayList<>();
+    List<ConsumerRecord<String, byte[]>> cleanRecords = new ArrayList<>();
+    List<Integer> suspects = new ArrayList<>();
+    for (int i = 0; i < jobs.size(); i++) {
+      int crashes = ledger == null ? 0 : ledger.crashes(jobs.get(i).jobId());
+      if (crashes >= maxAttempts) {
+        deadLetter(
+            c,
+            p,
+            jobRecords.get(i),
+            ended(jobRecords.get(i)),
+            "the job was running each of the " + crashes + " times the worker died",
+            crashes);
+        ledger.forget(jobs.get(i).jobId());
+      } else if (crashes > 0) {
+        suspects.add(i);
+      } else {
+        clean.add(jobs.get(i));
+        cleanRecords.add(jobRecords.get(i));
+      }
+    }
+    if (!clean.isEmpty()) {
+      runGroup(c, p, clean, cleanRecords, now);
+    }
+    for (int i : suspects) {
+      LOG.warn(
+          "job {} was running when this worker died {} time(s); running it alone",
+          jobs.get(i).jobId(),
+          ledger.crashes(jobs.get(i).jobId()));
+      runGroup(c, p, List.of(jobs.get(i)), List.of(jobRecords.get(i)), clock.instant());
+    }
+  }
+
+  private void runGroup(
+      Consumer<String, byte[]> c,
+      Producer<String, byte[]> p,
+      List<JobRequest> jobs,
+      List<ConsumerRecord<String, byte[]>> jobRecords,
+      Instant now) {
     lastBatchSize = jobs.size();
+    if (ledger != null) {
+      ledger.begin(jobs.stream().map(JobRequest::jobId).toList());
+    }
     p.beginTransaction();
     for (JobRequest job : jobs) {
       send(
@@ -385,6 +440,9 @@ public final class JobConsumer implements Managed {
                 JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
           }
           commit(c, p, ended(jobRecords.get(i)), terminal, usage);
+          if (ledger != null) {
+            ledger.settled(job.jobId());
+          }
           jobsDone++;
           LOG.info(
               "job {} {} in {} ms (batch of {})",
@@ -393,6 +451,9 @@ public final class JobConsumer implements Managed {
               (System.nanoTime() - t0) / 1_000_000,
               jobs.size());
         });
+    if (ledger != null) {
+      ledger.end();
+    }
   }
 
   private void commit(
@@ -402,7 +463,9 @@ public final class JobConsumer implements Managed {
       JobEvent terminal,
       UsageEvent usage) {
     p.beginTransaction();
-    send(p, Topics.JOB_EVENTS, terminal.jobId(), terminal);
+    if (terminal != null) {
+      send(p, Topics.JOB_EVENTS, terminal.jobId(), terminal);
+    }
     if (usage != null) {
       send(p, Topics.USAGE, usage.accountId(), usage);
     }
@@ -417,7 +480,8 @@ public final class JobConsumer implements Managed {
       Producer<String, byte[]> p,
       ConsumerRecord<String, byte[]> r,
       Map<TopicPartition, OffsetAndMetadata> offsets,
-      String reason) {
+      String reason,
+      int attempts) {
     LOG.warn(
         "dead-lettering undecodable job at {}-{}@{}: {}",
         r.topic(),
@@ -432,7 +496,7 @@ public final class JobConsumer implements Managed {
         .add(
             new RecordHeader(
                 "kosmos.dlq.source", bytes(r.topic() + "-" + r.partition() + "@" + r.offset())))
-        .add(new RecordHeader("kosmos.dlq.attempts", bytes("1")));
+        .add(new RecordHeader("kosmos.dlq.attempts", bytes(String.valueOf(attempts))));
     p.beginTransaction();
     p.send(dlq);
     if (r.key() != null && !r.key().isEmpty()) {
