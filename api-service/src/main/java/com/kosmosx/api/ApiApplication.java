@@ -17,6 +17,7 @@ import com.kosmosx.api.auth.ClientAddressFilter;
 import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.Backoff;
+import com.kosmosx.api.core.DeadLetters;
 import com.kosmosx.api.core.ImageNormalizer;
 import com.kosmosx.api.core.JobEventProjector;
 import com.kosmosx.api.core.JobService;
@@ -299,7 +300,27 @@ public class ApiApplication extends Application<ApiConfiguration> {
                     .warn("cannot create the topic of lane {} yet: {}", lane, e.toString());
               }
             });
-    jersey.register(new AdminResource(keys, plans));
+    DeadLetters deadLetters =
+        new DeadLetters(
+            jdbi,
+            () ->
+                new KafkaConsumer<>(
+                    new HashMap<>(
+                        Map.of(
+                            "bootstrap.servers",
+                            bootstrap,
+                            "group.id",
+                            DeadLetters.GROUP,
+                            "isolation.level",
+                            "read_committed",
+                            "enable.auto.commit",
+                            false,
+                            "auto.offset.reset",
+                            "earliest")),
+                    new StringDeserializer(),
+                    new ByteArrayDeserializer()),
+            relay::wakeUp);
+    jersey.register(new AdminResource(keys, plans, deadLetters));
     jersey.register(
         new SeedCompatResource(
             accounts,

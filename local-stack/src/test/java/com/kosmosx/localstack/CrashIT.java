@@ -35,6 +35,7 @@ import org.junit.jupiter.api.Test;
  */
 class CrashIT {
   private static final HttpClient HTTP = HttpClient.newHttpClient();
+  private static final String ADMIN = "kx_live_crash_test_bootstrap_admin_key_0123456789";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   @Test
@@ -42,6 +43,7 @@ class CrashIT {
     Path home = Files.createTempDirectory("kosmos-crash");
     Map<String, String> env =
         Map.of(
+            "KOSMOS_BOOTSTRAP_ADMIN_KEY", ADMIN,
             "KOSMOS_HOME", home.toString(),
             "KOSMOS_API_PORT", String.valueOf(Ports.free()),
             "KOSMOS_API_ADMIN_PORT", String.valueOf(Ports.free()),

@@ -2,30 +2,56 @@ package com.kosmosx.api.resources;
 
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Caller;
+import com.kosmosx.api.core.DeadLetters;
 import com.kosmosx.api.core.KeyService;
 import com.kosmosx.api.core.PlanService;
 import com.kosmosx.api.errors.ApiProblem;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import java.util.Locale;
 import java.util.Map;
 
 /** Administration: roles and plans. Admin role only. */
-@Path("/v1/admin/accounts")
+@Path("/v1/admin")
 @Produces(MediaType.APPLICATION_JSON)
 @Authenticated(value = Authenticated.Scheme.API_KEY, roles = Caller.Role.ADMIN)
 public final class AdminResource {
   private final KeyService keys;
   private final PlanService plans;
+  private final DeadLetters deadLetters;
 
-  public AdminResource(KeyService keys, PlanService plans) {
+  public AdminResource(KeyService keys, PlanService plans, DeadLetters deadLetters) {
     this.keys = keys;
     this.plans = plans;
+    this.deadLetters = deadLetters;
+  }
+
+  /**
+   * Sends up to {@code limit} dead-lettered job messages back to their lane (after the cause was
+   * fixed); their jobs are queued again.
+   */
+  @POST
+  @Path("/dead-letters/replay")
+  public Map<String, Object> replayDeadLetters(@QueryParam("limit") String limit) {
+    int n = 100;
+    if (limit != null) {
+      try {
+        n = Integer.parseInt(limit.trim());
+      } catch (NumberFormatException e) {
+        n = -1;
+      }
+      if (n < 1 || n > 10_000) {
+        throw ApiProblem.validation("Query parameter 'limit' is between 1 and 10000.", "limit");
+      }
+    }
+    return deadLetters.replay(n);
   }
 
   /**
@@ -33,7 +59,7 @@ public final class AdminResource {
    * {"plan": "payg"}}}: see {@link PlanService} for the rules.
    */
   @PUT
-  @Path("/{id}/plan")
+  @Path("/accounts/{id}/plan")
   @Consumes(MediaType.APPLICATION_JSON)
   public Map<String, Object> setPlan(
       @PathParam("id") String accountId, Map<String, PlanService.Request> body) {
@@ -41,7 +67,7 @@ public final class AdminResource {
   }
 
   @GET
-  @Path("/{id}/plan")
+  @Path("/accounts/{id}/plan")
   public Map<String, Object> getPlan(@PathParam("id") String accountId) {
     return plans.get(accountId);
   }
@@ -50,7 +76,7 @@ public final class AdminResource {
   public record RoleChange(String role) {}
 
   @PUT
-  @Path("/{id}/role")
+  @Path("/accounts/{id}/role")
   @Consumes(MediaType.APPLICATION_JSON)
   public Map<String, String> setRole(@PathParam("id") String accountId, RoleChange change) {
     if (change == null || change.role() == null) {
