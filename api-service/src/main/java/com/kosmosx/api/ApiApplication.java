@@ -254,10 +254,37 @@ public class ApiApplication extends Application<ApiConfiguration> {
     env.lifecycle().manage(authenticator);
     RateLimiter limiter = new RateLimiter(jdbi, clock);
     env.lifecycle().manage(limiter);
+    PlanService plans =
+        new PlanService(
+            jdbi,
+            clock,
+            relay::wakeUp,
+            lane -> {
+              try {
+                TopicAdmin.ensureTopics(
+                    admin,
+                    java.util.List.of(Topics.jobs(lane)),
+                    config.kafka.topicPartitions,
+                    config.kafka.replicationFactor);
+              } catch (Exception e) {
+                // The relay retries until the topic exists; the broker may be away right now.
+                org.slf4j.LoggerFactory.getLogger(ApiApplication.class)
+                    .warn("cannot create the topic of lane {} yet: {}", lane, e.toString());
+              }
+            });
+    // Per-plan submission limits; the plan is looked up at most every 5 s per account.
+    com.github.benmanes.caffeine.cache.LoadingCache<String, Boolean> dedicated =
+        com.github.benmanes.caffeine.cache.Caffeine.newBuilder()
+            .expireAfterWrite(java.time.Duration.ofSeconds(5))
+            .maximumSize(100_000)
+            .build(plans::dedicatedNow);
     Limits limits =
         new Limits(
             limiter,
-            config.rateLimits.jobSubmissionsPerMinute,
+            caller ->
+                dedicated.get(caller.accountId())
+                    ? config.rateLimits.dedicatedJobSubmissionsPerMinute
+                    : config.rateLimits.jobSubmissionsPerMinute,
             config.rateLimits.signupsPerAddressPerHour,
             config.rateLimits.failedPasswordsPerAddress);
     BasicAuthenticator basic = new BasicAuthenticator(jdbi, passwords, limits);
@@ -282,24 +309,6 @@ public class ApiApplication extends Application<ApiConfiguration> {
         new JobResource(jobs, limits, env.getObjectMapper(), waiters, webhooks, waitAnswers));
     jersey.register(new DocsResource());
     jersey.register(new PingResource());
-    PlanService plans =
-        new PlanService(
-            jdbi,
-            clock,
-            relay::wakeUp,
-            lane -> {
-              try {
-                TopicAdmin.ensureTopics(
-                    admin,
-                    java.util.List.of(Topics.jobs(lane)),
-                    config.kafka.topicPartitions,
-                    config.kafka.replicationFactor);
-              } catch (Exception e) {
-                // The relay retries until the topic exists; the broker may be away right now.
-                org.slf4j.LoggerFactory.getLogger(ApiApplication.class)
-                    .warn("cannot create the topic of lane {} yet: {}", lane, e.toString());
-              }
-            });
     DeadLetters deadLetters =
         new DeadLetters(
             jdbi,

@@ -115,6 +115,11 @@ public class ApiConfiguration extends Configuration {
     @JsonProperty
     public int jobSubmissionsPerMinute = 60;
 
+    /** The same limit for the keys of accounts with a dedicated plan in force. */
+    @Min(1)
+    @JsonProperty
+    public int dedicatedJobSubmissionsPerMinute = 600;
+
     /** Unfinished (queued or running) jobs per account; more is 429 too_many_pending_jobs. */
     @Min(1)
     @JsonProperty

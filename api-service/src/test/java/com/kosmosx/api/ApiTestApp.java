@@ -23,6 +23,7 @@ public final class ApiTestApp implements AutoCloseable {
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private final DropwizardTestSupport<ApiConfiguration> support;
+  private final String jdbcUrl;
 
   /** One configuration setting; a test's settings replace the defaults with the same key. */
   public record Setting(String key, String value) {}
@@ -32,6 +33,7 @@ public final class ApiTestApp implements AutoCloseable {
   }
 
   public ApiTestApp(String configPath, String jdbcUrl, Setting... extra) {
+    this.jdbcUrl = jdbcUrl;
     // Keyed, so a test's setting replaces the default: DropwizardTestSupport keeps overrides in a
     // Set, and two overrides of one key would apply in an arbitrary order.
     Map<String, String> settings = new LinkedHashMap<>();
@@ -57,6 +59,10 @@ public final class ApiTestApp implements AutoCloseable {
   public ApiTestApp start() throws Exception {
     support.before();
     return this;
+  }
+
+  public String jdbcUrl() {
+    return jdbcUrl;
   }
 
   public String baseUrl() {

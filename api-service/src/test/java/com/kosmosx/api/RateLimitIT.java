@@ -19,6 +19,7 @@ class RateLimitIT {
       "{\"type\":\"text\",\"input\":{\"prompt\":\"hi\",\"max_tokens\":1}}";
   private static ApiTestApp a;
   private static ApiTestApp b;
+  private static final String ADMIN = "kx_live_ratelimit_it_bootstrap_admin_key_0123456";
   private static ApiTestApp strict;
   private static String strictKey;
   private static String db;
@@ -51,6 +52,53 @@ class RateLimitIT {
     strict.close();
     b.close();
     a.close();
+  }
+
+  @Test
+  void theSubmissionLimitFollowsTheAccountsPlan() throws Exception {
+    try (ApiTestApp plans =
+        new ApiTestApp(
+                "config.yml",
+                SharedPlatform.freshDatabase("ratelimit_plans"),
+                ApiTestApp.setting("rateLimits.jobSubmissionsPerMinute", "100"),
+                ApiTestApp.setting("rateLimits.dedicatedJobSubmissionsPerMinute", "250"),
+                ApiTestApp.setting("auth.bootstrapAdminKey", ADMIN),
+                ApiTestApp.setting("outbox.relayEnabled", "false"))
+            .start()) {
+      limitsFollowPlans(plans);
+    }
+  }
+
+  private static void limitsFollowPlans(ApiTestApp strict) throws Exception {
+    String payg = strict.newAccountKey("pg" + UUID.randomUUID().toString().substring(0, 8));
+    String ded = strict.newAccountKey("dd" + UUID.randomUUID().toString().substring(0, 8));
+    // A refused submission still identifies the account: read it from the database.
+    strict.postJson("/v1/jobs", JOB, "X-API-Key", ded);
+    String account;
+    try (var c = java.sql.DriverManager.getConnection(strict.jdbcUrl(), "postgres", "");
+        var rs =
+            c.createStatement()
+                .executeQuery(
+                    "SELECT a.id FROM accounts a JOIN api_keys k ON k.account_id = a.id "
+                        + "ORDER BY k.created_at DESC LIMIT 1")) {
+      rs.next();
+      account = rs.getString(1);
+    }
+    String month = java.time.LocalDate.now(java.time.ZoneOffset.UTC).withDayOfMonth(1).toString();
+    var plan =
+        strict.send(
+            "PUT",
+            "/v1/admin/accounts/" + account + "/plan",
+            "application/json",
+            "{\"text\":{\"plan\":\"dedicated\",\"effective_from\":\"" + month + "\"}}",
+            "X-API-Key",
+            ADMIN);
+    assertThat(plan.statusCode()).as(plan.body()).isEqualTo(200);
+    Thread.sleep(5_500); // the per-account plan cache
+    var p = strict.get("/v1/ping", "X-API-Key", payg);
+    var d = strict.get("/v1/ping", "X-API-Key", ded);
+    assertThat(p.headers().firstValue("RateLimit-Limit")).hasValue("100");
+    assertThat(d.headers().firstValue("RateLimit-Limit")).hasValue("250");
   }
 
   @Test

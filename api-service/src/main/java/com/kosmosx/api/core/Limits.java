@@ -5,7 +5,8 @@ import com.kosmosx.api.errors.ApiProblem;
 import java.time.Duration;
 
 /**
- * The rate-limit policy: job submissions per key per minute, sign-ups per address per hour, and
+ * The rate-limit policy: job submissions per key per minute (per plan: pay-as-you-go accounts get
+ * one limit, accounts with a dedicated plan in force another), sign-ups per address per hour, and
  * failed password checks per address per 15 minutes (brute force). Counters are shared by every API
  * instance through {@link RateLimiter}.
  */
@@ -15,7 +16,7 @@ public final class Limits {
   static final Duration FAILED_PASSWORD_WINDOW = Duration.ofMinutes(15);
 
   private final RateLimiter limiter;
-  private final int submissionsPerMinute;
+  private final java.util.function.ToIntFunction<Caller> submissionsPerMinute;
   private final int signupsPerHour;
   private final int failedPasswordsPerWindow;
   // The headers of non-submission answers read the counter through this cache, so a busy key's
@@ -31,6 +32,17 @@ public final class Limits {
       int submissionsPerMinute,
       int signupsPerHour,
       int failedPasswordsPerWindow) {
+    this(limiter, caller -> submissionsPerMinute, signupsPerHour, failedPasswordsPerWindow);
+  }
+
+  /**
+   * @param submissionsPerMinute the submission limit of a caller's key (by its account's plan)
+   */
+  public Limits(
+      RateLimiter limiter,
+      java.util.function.ToIntFunction<Caller> submissionsPerMinute,
+      int signupsPerHour,
+      int failedPasswordsPerWindow) {
     this.limiter = limiter;
     this.submissionsPerMinute = submissionsPerMinute;
     this.signupsPerHour = signupsPerHour;
@@ -39,20 +51,21 @@ public final class Limits {
 
   /** Counts a job submission; 429 {@code rate_limited} over the key's limit. */
   public RateLimiter.Decision admitSubmission(Caller caller) {
-    RateLimiter.Decision d = limiter.hit(submissionBucket(caller), submissionsPerMinute, MINUTE);
+    int limit = submissionsPerMinute.applyAsInt(caller);
+    RateLimiter.Decision d = limiter.hit(submissionBucket(caller), limit, MINUTE);
     states.put(submissionBucket(caller), d);
     if (!d.allowed()) {
       throw ApiProblem.tooMany(
-          "rate_limited",
-          "This key may submit " + submissionsPerMinute + " jobs a minute.",
-          d.resetSeconds());
+          "rate_limited", "This key may submit " + limit + " jobs a minute.", d.resetSeconds());
     }
     return d;
   }
 
   /** The submission limit's state (at most 1 s old), for the RateLimit-* headers of other calls. */
   public RateLimiter.Decision submissionState(Caller caller) {
-    return states.get(submissionBucket(caller), b -> limiter.peek(b, submissionsPerMinute, MINUTE));
+    return states.get(
+        submissionBucket(caller),
+        b -> limiter.peek(b, submissionsPerMinute.applyAsInt(caller), MINUTE));
   }
 
   public void admitSignup(String address) {

@@ -182,6 +182,22 @@ public final class PlanService {
     return new AccountPlan(accountId, current, lane, now, schedule);
   }
 
+  /** Whether a dedicated plan is in force today for any of the account's products. */
+  public boolean dedicatedNow(String accountId) {
+    return jdbi.withHandle(
+        h ->
+            h.createQuery(
+                        "SELECT count(*) FROM (SELECT DISTINCT ON (product) plan FROM account_plans "
+                            + "WHERE account_id = :a AND effective_from <= :today "
+                            + "ORDER BY product, effective_from DESC) AS current "
+                            + "WHERE plan = 'dedicated'")
+                    .bind("a", accountId)
+                    .bind("today", LocalDate.now(clock.withZone(ZoneOffset.UTC)))
+                    .mapTo(Integer.class)
+                    .one()
+                > 0);
+  }
+
   /** The lane a new job of this product runs on now. */
   static String laneFor(Handle h, String accountId, JobType product, Instant now) {
     return h.createQuery(
