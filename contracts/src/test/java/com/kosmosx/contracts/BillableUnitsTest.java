@@ -36,6 +36,6 @@ class BillableUnitsTest {
     assertThat(r.inputTokens()).isEqualTo(310);
     assertThat(r.outputTokens()).isEqualTo(25);
     assertThat(r.billableTokens()).isEqualTo(100 + 320);
-    assertThat(r.key()).isEqualTo("acc|text|2026-11-27");
+    assertThat(r.key()).isEqualTo("acc|text|day|2026-11-27T00:00:00Z");
   }
 }
