@@ -157,24 +157,27 @@ public record UsageRollup(
   }
 
   public String key() {
-    return key(accountId, product, period, periodStart, adjustment);
+    return adjustment
+        ? adjustmentKey(accountId, product, period, periodStart, plan)
+        : key(accountId, product, period, periodStart);
   }
 
-  public static String key(
-      String accountId, JobType product, Period period, Instant start, boolean adjustment) {
-    return accountId
-        + "|"
-        + product.wire()
-        + "|"
-        + period.wire()
-        + "|"
-        + start
-        + (adjustment ? "|adjustment" : "");
+  /** {@code account|product|period|start}, e.g. {@code acc_1|text|month|2026-11-01T00:00:00Z}. */
+  public static String key(String accountId, JobType product, Period period, Instant start) {
+    return accountId + "|" + product.wire() + "|" + period.wire() + "|" + start;
+  }
+
+  /** The key of late events billed in {@code start}'s period under {@code plan}. */
+  public static String adjustmentKey(
+      String accountId, JobType product, Period period, Instant start, AccountPlan.PlanKind plan) {
+    return key(accountId, product, period, start)
+        + "|adjustment-"
+        + plan.name().toLowerCase(java.util.Locale.ROOT);
   }
 
   /** The legacy daily key. */
   public static String key(String accountId, JobType product, LocalDate day) {
-    return key(accountId, product, Period.DAY, day.atStartOfDay(ZoneOffset.UTC).toInstant(), false);
+    return key(accountId, product, Period.DAY, day.atStartOfDay(ZoneOffset.UTC).toInstant());
   }
 
   /** The units billed: tokens for text, images for image jobs. */

@@ -46,7 +46,10 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
     }
     KafkaStreams streams =
         new KafkaStreams(
-            UsageTopology.build(Duration.ofMillis(config.dedupeRetention.toMilliseconds())),
+            UsageTopology.build(
+                Duration.ofMillis(config.dedupeRetention.toMilliseconds()),
+                Duration.ofMillis(config.lateGrace.toMilliseconds()),
+                config.prices),
             streamsProperties(config));
     // A processing error replaces the stream thread instead of silently stopping metering.
     streams.setUncaughtExceptionHandler(

@@ -1,6 +1,7 @@
 package com.kosmosx.metering;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.kosmosx.contracts.PriceList;
 import io.dropwizard.core.Configuration;
 import io.dropwizard.util.Duration;
 import jakarta.validation.constraints.Min;
@@ -11,8 +12,11 @@ import jakarta.validation.constraints.NotNull;
 public class MeteringConfiguration extends Configuration {
   @NotEmpty @JsonProperty public String kafkaBootstrap = "localhost:9092";
 
-  /** Kafka Streams application id: the consumer group and the prefix of internal topics. */
-  @NotEmpty @JsonProperty public String applicationId = "kosmos-metering";
+  /**
+   * Kafka Streams application id: the consumer group and the prefix of internal topics. A new id
+   * rebuilds every rollup by replaying the usage topic from its start (README, "Metering").
+   */
+  @NotEmpty @JsonProperty public String applicationId = "kosmos-metering-v2";
 
   /** Local state (RocksDB); rebuilt from changelogs if lost. */
   @NotEmpty @JsonProperty public String stateDir = "/tmp/kosmos-metering";
@@ -22,6 +26,15 @@ public class MeteringConfiguration extends Configuration {
 
   /** How long a usage event id is remembered for deduplication. */
   @NotNull @JsonProperty public Duration dedupeRetention = Duration.days(35);
+
+  /**
+   * An event counts in its own hour, day and month if it arrives within this long after the period
+   * ended; later ones are billed in the period they arrive in, as adjustments.
+   */
+  @NotNull @JsonProperty public Duration lateGrace = Duration.days(2);
+
+  /** The price list (the seed's by default); the API must be given the same one. */
+  @NotNull @JsonProperty public PriceList prices = PriceList.SEED;
 
   @Min(1)
   @JsonProperty

@@ -1,17 +1,21 @@
 package com.kosmosx.metering.core;
 
+import com.kosmosx.contracts.AccountPlan;
 import com.kosmosx.contracts.JsonSerde;
+import com.kosmosx.contracts.PriceList;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.contracts.UsageEvent;
 import com.kosmosx.contracts.UsageRollup;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Consumed;
-import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.processor.PunctuationType;
@@ -23,53 +27,58 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
 
 /**
- * Usage events to cumulative per-account, per-product, per-UTC-day totals.
+ * Usage events to billable, cumulative rollups per account, product and period.
  *
  * <pre>
- * kosmos.usage.v1 (key account) -> dedupe by event id (= job id) -> key account|product|day
- *   -> aggregate UsageRollup -> kosmos.usage-rollups.v1 (compacted)
+ * kosmos.usage.v1 (key account) -> dedupe by event id (= job id)
+ *   -> left join kosmos.accounts.v1 (global table: each account's plan schedule)
+ *   -> per UTC hour, day and calendar month: add the event under the plan in force on its day
+ *   -> kosmos.usage-rollups.v1 (compacted; key account|product|period|start[|adjustment-plan])
  * </pre>
  *
- * Deduplication makes a job count once even if it was published twice; exactly_once_v2 makes the
- * store updates, the output and the input offsets one transaction.
+ * <p>An event counts in its own periods if it arrives (its record timestamp) before that period
+ * ended plus the grace; a later one is never dropped: it is billed in the period it arrived in, as
+ * an adjustment rollup. Usage is keyed by account, so all of an account's rollups live in one
+ * task's store and no repartition is needed. exactly_once_v2 makes the store updates, the output
+ * and the input offsets one transaction; the dedup store makes a job count once even if its usage
+ * event was published twice.
  */
 public final class UsageTopology {
   public static final String SEEN_STORE = "usage-seen-event-ids";
-  public static final String ROLLUP_STORE = "usage-daily-rollups";
+  public static final String ROLLUP_STORE = "usage-rollups";
+  public static final String PLAN_STORE = "account-plans";
 
   private UsageTopology() {}
 
-  public static Topology build(Duration dedupeRetention) {
+  public static Topology build(Duration dedupeRetention, Duration lateGrace, PriceList prices) {
     StreamsBuilder builder = new StreamsBuilder();
+    JsonSerde<UsageRollup> rollupSerde = new JsonSerde<>(UsageRollup.class);
+    JsonSerde<UsageEvent> usageSerde = new JsonSerde<>(UsageEvent.class);
+    JsonSerde<AccountPlan> planSerde = new JsonSerde<>(AccountPlan.class);
     builder.addStateStore(
         Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore(SEEN_STORE), Serdes.String(), Serdes.Long()));
-    JsonSerde<UsageRollup> rollupSerde = new JsonSerde<>(UsageRollup.class);
-    JsonSerde<UsageEvent> usageSerde = new JsonSerde<>(UsageEvent.class);
+    builder.addStateStore(
+        Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore(ROLLUP_STORE), Serdes.String(), rollupSerde));
+    GlobalKTable<String, AccountPlan> plans =
+        builder.globalTable(
+            Topics.ACCOUNTS.name(),
+            Consumed.with(Serdes.String(), planSerde),
+            Materialized.<String, AccountPlan, KeyValueStore<Bytes, byte[]>>as(PLAN_STORE)
+                .withKeySerde(Serdes.String())
+                .withValueSerde(planSerde));
     builder.stream(Topics.USAGE.name(), Consumed.with(Serdes.String(), usageSerde))
         .filter((k, v) -> v != null)
         .process(() -> new Dedupe(dedupeRetention), SEEN_STORE)
-        .groupBy(
-            (account, e) -> UsageRollup.key(e.accountId(), e.product(), day(e)),
-            Grouped.with("usage-by-day", Serdes.String(), usageSerde))
-        .aggregate(
-            () -> null,
-            (key, e, total) ->
-                (total == null ? UsageRollup.empty(e.accountId(), e.product(), day(e)) : total)
-                    .add(e),
-            Materialized
-                .<String, UsageRollup, KeyValueStore<org.apache.kafka.common.utils.Bytes, byte[]>>
-                    as(ROLLUP_STORE)
-                .withKeySerde(Serdes.String())
-                .withValueSerde(rollupSerde))
-        .toStream()
+        .leftJoin(plans, (account, e) -> e.accountId(), Billed::new)
+        .process(() -> new Rollups(lateGrace, prices), ROLLUP_STORE)
         .to(Topics.USAGE_ROLLUPS.name(), Produced.with(Serdes.String(), rollupSerde));
     return builder.build();
   }
 
-  static LocalDate day(UsageEvent e) {
-    return LocalDate.ofInstant(e.occurredAt(), ZoneOffset.UTC);
-  }
+  /** A usage event with its account's plans (null: never set, so pay-as-you-go). */
+  record Billed(UsageEvent event, AccountPlan plans) {}
 
   /** Forwards each event id once; remembers ids for the retention period. */
   static final class Dedupe implements Processor<String, UsageEvent, String, UsageEvent> {
@@ -107,6 +116,51 @@ public final class UsageTopology {
             seen.delete(kv.key);
           }
         }
+      }
+    }
+  }
+
+  /** Adds each event to its hour, day and month rollups (or the current ones, when very late). */
+  static final class Rollups implements Processor<String, Billed, String, UsageRollup> {
+    private final Duration grace;
+    private final PriceList prices;
+    private ProcessorContext<String, UsageRollup> context;
+    private KeyValueStore<String, UsageRollup> store;
+
+    Rollups(Duration grace, PriceList prices) {
+      this.grace = grace;
+      this.prices = prices;
+    }
+
+    @Override
+    public void init(ProcessorContext<String, UsageRollup> context) {
+      this.context = context;
+      this.store = context.getStateStore(ROLLUP_STORE);
+    }
+
+    @Override
+    public void process(Record<String, Billed> record) {
+      UsageEvent e = record.value().event();
+      AccountPlan plans = record.value().plans();
+      LocalDate day = LocalDate.ofInstant(e.occurredAt(), ZoneOffset.UTC);
+      AccountPlan.PlanKind plan =
+          plans == null ? AccountPlan.PlanKind.PAYG : plans.planOn(e.product(), day);
+      Instant arrived = Instant.ofEpochMilli(record.timestamp());
+      for (UsageRollup.Period period : UsageRollup.Period.values()) {
+        Instant start = period.start(e.occurredAt());
+        boolean late = arrived.isAfter(period.end(start).plus(grace));
+        Instant billedIn = late ? period.start(arrived) : start;
+        String key =
+            late
+                ? UsageRollup.adjustmentKey(e.accountId(), e.product(), period, billedIn, plan)
+                : UsageRollup.key(e.accountId(), e.product(), period, billedIn);
+        UsageRollup current = store.get(key);
+        if (current == null) {
+          current = UsageRollup.empty(e.accountId(), e.product(), period, billedIn, plan, late);
+        }
+        UsageRollup next = current.add(e, prices);
+        store.put(key, next);
+        context.forward(record.withKey(key).withValue(next));
       }
     }
   }
