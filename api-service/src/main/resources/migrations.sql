@@ -125,3 +125,30 @@ CREATE TABLE account_plans (
   created_at     timestamptz NOT NULL,
   PRIMARY KEY (account_id, product, effective_from)
 );
+
+--changeset kosmosx:6-usage-rollups
+-- The metering rollups topic, upserted idempotently (totals are cumulative: never go backwards).
+CREATE TABLE usage_rollups (
+  rollup_key       text PRIMARY KEY,
+  account_id       text NOT NULL,
+  product          text NOT NULL,
+  period           text NOT NULL CHECK (period IN ('hour', 'day', 'month')),
+  period_start     timestamptz NOT NULL,
+  plan             text NOT NULL,
+  adjustment       boolean NOT NULL,
+  requests         bigint NOT NULL,
+  input_tokens     bigint NOT NULL,
+  output_tokens    bigint NOT NULL,
+  billable_tokens  bigint NOT NULL,
+  images           bigint NOT NULL,
+  billable_images  bigint NOT NULL,
+  detection_images bigint NOT NULL,
+  payg_amount      numeric NOT NULL,
+  detection_amount numeric NOT NULL,
+  dedicated_units  bigint NOT NULL,
+  allowance_used   bigint NOT NULL,
+  overage_units    bigint NOT NULL,
+  overage_amount   numeric NOT NULL,
+  updated_at       timestamptz NOT NULL
+);
+CREATE INDEX usage_rollups_period ON usage_rollups (period, period_start, account_id);

@@ -17,6 +17,7 @@ import com.kosmosx.api.auth.ClientAddressFilter;
 import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.Backoff;
+import com.kosmosx.api.core.BillingService;
 import com.kosmosx.api.core.DeadLetters;
 import com.kosmosx.api.core.ImageNormalizer;
 import com.kosmosx.api.core.JobEventProjector;
@@ -32,6 +33,7 @@ import com.kosmosx.api.core.PlanService;
 import com.kosmosx.api.core.PromptTokenizer;
 import com.kosmosx.api.core.RateLimiter;
 import com.kosmosx.api.core.RetentionSweeper;
+import com.kosmosx.api.core.RollupSink;
 import com.kosmosx.api.core.WebhookDeliveries;
 import com.kosmosx.api.core.WebhookUrlPolicy;
 import com.kosmosx.api.errors.ApiProblemMapper;
@@ -48,6 +50,7 @@ import com.kosmosx.api.resources.DocsResource;
 import com.kosmosx.api.resources.JobResource;
 import com.kosmosx.api.resources.PingResource;
 import com.kosmosx.api.resources.SeedCompatResource;
+import com.kosmosx.api.resources.UsageResource;
 import com.kosmosx.api.resources.WebhookSecretResource;
 import com.kosmosx.contracts.PriceBook;
 import com.kosmosx.contracts.TopicAdmin;
@@ -213,6 +216,18 @@ public class ApiApplication extends Application<ApiConfiguration> {
                         new ByteArrayDeserializer()),
                 new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10)),
                 webhooks));
+    env.lifecycle()
+        .manage(
+            new RollupSink(
+                jdbi,
+                () ->
+                    new KafkaConsumer<>(
+                        new HashMap<>(
+                            RollupSink.consumerConfig(bootstrap, config.kafka.rollupSinkGroup)),
+                        new StringDeserializer(),
+                        new ByteArrayDeserializer()),
+                clock,
+                new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10))));
     JobWaiters waiters =
         new JobWaiters(
             () ->
@@ -329,7 +344,9 @@ public class ApiApplication extends Application<ApiConfiguration> {
                     new StringDeserializer(),
                     new ByteArrayDeserializer()),
             relay::wakeUp);
-    jersey.register(new AdminResource(keys, plans, deadLetters));
+    BillingService billing = new BillingService(jdbi, config.prices);
+    jersey.register(new AdminResource(keys, plans, deadLetters, billing));
+    jersey.register(new UsageResource(billing));
     jersey.register(
         new SeedCompatResource(
             accounts,

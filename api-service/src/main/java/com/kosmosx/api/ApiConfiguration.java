@@ -52,6 +52,9 @@ public class ApiConfiguration extends Configuration {
     public short replicationFactor = 1;
 
     @NotEmpty @JsonProperty public String projectionGroup = "kosmos-api.job-projection";
+
+    /** Consumer group of the usage-rollups sink into PostgreSQL. */
+    @NotEmpty @JsonProperty public String rollupSinkGroup = "kosmos-api.rollup-sink";
   }
 
   /** The transactional outbox relay. */
@@ -74,6 +77,10 @@ public class ApiConfiguration extends Configuration {
   @Valid @NotNull @JsonProperty public RateLimitSettings rateLimits = new RateLimitSettings();
 
   @Valid @NotNull @JsonProperty public WebhookSettings webhooks = new WebhookSettings();
+
+  /** The price list for invoices (the seed's by default); metering must be given the same one. */
+  @NotNull @JsonProperty
+  public com.kosmosx.contracts.PriceList prices = com.kosmosx.contracts.PriceList.SEED;
 
   /** Webhook deliveries (Standard Webhooks). */
   public static class WebhookSettings {

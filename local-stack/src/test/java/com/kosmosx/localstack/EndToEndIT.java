@@ -16,6 +16,8 @@ import com.kosmosx.worker.WorkerApplication;
 import com.kosmosx.worker.WorkerConfiguration;
 import io.dropwizard.testing.ConfigOverride;
 import io.dropwizard.testing.DropwizardTestSupport;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -25,6 +27,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -46,6 +49,33 @@ class EndToEndIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient HTTP = HttpClient.newHttpClient();
   private static final String ADMIN = "kx_live_e2e_bootstrap_admin_key_0123456789abcdef";
+
+  /**
+   * The seed's prices but a 300-token dedicated text allowance, so a few jobs go over it; given to
+   * both the API (invoices) and metering (rollups), as a deployment must.
+   */
+  private static ConfigOverride[] prices(String app) {
+    Map<String, String> p = new java.util.LinkedHashMap<>();
+    for (String product : List.of("text", "image")) {
+      boolean text = product.equals("text");
+      p.put("prices." + product + ".paygRate", text ? "0.20" : "0.50");
+      p.put("prices." + product + ".unitsPerRate", text ? "1000" : "1");
+      p.put("prices." + product + ".dedicatedMonthlyFee", text ? "150000" : "200000");
+      p.put("prices." + product + ".dedicatedAllowance", text ? "300" : "1000000");
+      p.put("prices." + product + ".overageRate", text ? "0.20" : "0.50");
+    }
+    p.put("prices.detectionSurchargePerImage", "0");
+    return p.entrySet().stream()
+        .map(e -> ConfigOverride.config(app, e.getKey(), e.getValue()))
+        .toArray(ConfigOverride[]::new);
+  }
+
+  private static ConfigOverride[] with(ConfigOverride[] a, ConfigOverride... b) {
+    ConfigOverride[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+
   private static DropwizardTestSupport<ApiConfiguration> api;
   private static DropwizardTestSupport<WorkerConfiguration> worker;
   private static DropwizardTestSupport<MeteringConfiguration> metering;
@@ -62,14 +92,17 @@ class EndToEndIT {
             ApiApplication.class,
             "../api-service/config.yml",
             "api",
-            ConfigOverride.config("api", "server.applicationConnectors[0].port", "0"),
-            ConfigOverride.config("api", "server.adminConnectors[0].port", "0"),
-            ConfigOverride.config("api", "database.url", SharedPlatform.freshDatabase("e2e")),
-            ConfigOverride.config("api", "kafka.bootstrapServers", kafka),
-            ConfigOverride.config("api", "auth.bcryptCost", "4"),
-            ConfigOverride.config("api", "auth.bootstrapAdminKey", ADMIN),
-            ConfigOverride.config("api", "jobs.tokenizer", "../model/tiny-kosmos/tokenizer.json"),
-            ConfigOverride.config("api", "logging.level", quiet));
+            with(
+                prices("api"),
+                ConfigOverride.config("api", "server.applicationConnectors[0].port", "0"),
+                ConfigOverride.config("api", "server.adminConnectors[0].port", "0"),
+                ConfigOverride.config("api", "database.url", SharedPlatform.freshDatabase("e2e")),
+                ConfigOverride.config("api", "kafka.bootstrapServers", kafka),
+                ConfigOverride.config("api", "auth.bcryptCost", "4"),
+                ConfigOverride.config("api", "auth.bootstrapAdminKey", ADMIN),
+                ConfigOverride.config(
+                    "api", "jobs.tokenizer", "../model/tiny-kosmos/tokenizer.json"),
+                ConfigOverride.config("api", "logging.level", quiet)));
     worker =
         new DropwizardTestSupport<>(
             WorkerApplication.class,
@@ -86,13 +119,16 @@ class EndToEndIT {
             MeteringApplication.class,
             "../metering-stream/config.yml",
             "metering",
-            ConfigOverride.config("metering", "server.adminConnectors[0].port", "0"),
-            ConfigOverride.config("metering", "kafkaBootstrap", kafka),
-            ConfigOverride.config("metering", "applicationId", "metering-e2e-" + UUID.randomUUID()),
-            ConfigOverride.config(
-                "metering", "stateDir", Files.createTempDirectory("metering-e2e").toString()),
-            ConfigOverride.config("metering", "commitInterval", "100ms"),
-            ConfigOverride.config("metering", "logging.level", quiet));
+            with(
+                prices("metering"),
+                ConfigOverride.config("metering", "server.adminConnectors[0].port", "0"),
+                ConfigOverride.config("metering", "kafkaBootstrap", kafka),
+                ConfigOverride.config(
+                    "metering", "applicationId", "metering-e2e-" + UUID.randomUUID()),
+                ConfigOverride.config(
+                    "metering", "stateDir", Files.createTempDirectory("metering-e2e").toString()),
+                ConfigOverride.config("metering", "commitInterval", "100ms"),
+                ConfigOverride.config("metering", "logging.level", quiet)));
     api.before();
     worker.before();
     metering.before();
@@ -476,6 +512,145 @@ class EndToEndIT {
     for (String id : backlog) {
       assertThat(awaitTerminal(id, payg).path("status").asText()).isEqualTo("succeeded");
     }
+  }
+
+  @Test
+  @Order(9)
+  void theMonthsInvoiceShowsThePaygAndDedicatedAmountsComputedByHand() throws Exception {
+    String paygKey = newKey("inv");
+    String dedKey = newKey("invded");
+    String paygAccount = accountOf(paygKey); // one 1-token job: 100 billable tokens
+    String dedAccount = accountOf(dedKey);
+    String month = java.time.YearMonth.now(java.time.ZoneOffset.UTC).toString();
+    HttpResponse<String> plan =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://localhost:"
+                            + api.getLocalPort()
+                            + "/v1/admin/accounts/"
+                            + dedAccount
+                            + "/plan"))
+                .header("Content-Type", "application/json")
+                .header("X-API-Key", ADMIN)
+                .PUT(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"text\":{\"plan\":\"dedicated\",\"effective_from\":\""
+                            + month
+                            + "-01\"}}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(plan.statusCode()).as(plan.body()).isEqualTo(200);
+    Thread.sleep(1_000); // metering's global plan table catches up before the next usage
+    long paygTokens = 100; // the accountOf job
+    long dedTokens = 0;
+    for (int i = 0; i < 3; i++) {
+      String a =
+          post(
+                  "/v1/jobs",
+                  "{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":24}}",
+                  paygKey)
+              .path("id")
+              .asText();
+      paygTokens += awaitTerminal(a, paygKey).path("usage").path("billable_tokens").asLong();
+    }
+    for (int i = 0; i < 4; i++) {
+      String d =
+          post(
+                  "/v1/jobs",
+                  "{\"type\":\"text\",\"input\":{\"prompt\":\"The weather today\",\"max_tokens\":24}}",
+                  dedKey)
+              .path("id")
+              .asText();
+      dedTokens += awaitTerminal(d, dedKey).path("usage").path("billable_tokens").asLong();
+    }
+    // The dedicated account's first job ran before its plan was set this month: it is billed
+    // under the plan in force on its day, which is the dedicated one (plans apply from the
+    // month's start), so it counts too.
+    dedTokens += 100;
+    // By hand: pay-as-you-go at $0.20 / 1,000 tokens; dedicated $150,000 + overage past 300 tokens.
+    BigDecimal paygUsd =
+        new BigDecimal(paygTokens)
+            .multiply(new BigDecimal("0.0002"))
+            .setScale(2, RoundingMode.HALF_UP);
+    BigDecimal dedUsd =
+        new BigDecimal("150000.00")
+            .add(
+                new BigDecimal(dedTokens - 300)
+                    .multiply(new BigDecimal("0.0002"))
+                    .setScale(2, RoundingMode.HALF_UP));
+    JsonNode paygLine = null;
+    JsonNode dedLine = null;
+    long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < end) {
+      JsonNode invoice = getAdmin("/v1/admin/invoices?month=" + month);
+      paygLine = line(invoice, paygAccount);
+      dedLine = line(invoice, dedAccount);
+      if (paygLine != null
+          && dedLine != null
+          && paygLine.path("billable_units").asLong() == paygTokens
+          && dedLine.path("billable_units").asLong() == dedTokens) {
+        break;
+      }
+      Thread.sleep(250);
+    }
+    assertThat(paygLine).as("pay-as-you-go line").isNotNull();
+    assertThat(paygLine.path("plan").asText()).isEqualTo("payg");
+    assertThat(paygLine.path("billable_units").asLong()).isEqualTo(paygTokens);
+    assertThat(new BigDecimal(paygLine.path("total_usd").asText())).isEqualByComparingTo(paygUsd);
+    assertThat(dedLine).as("dedicated line").isNotNull();
+    assertThat(dedLine.path("plan").asText()).isEqualTo("dedicated");
+    assertThat(dedLine.path("billable_units").asLong()).isEqualTo(dedTokens);
+    assertThat(dedLine.path("overage_units").asLong()).isEqualTo(dedTokens - 300);
+    assertThat(new BigDecimal(dedLine.path("fee_usd").asText())).isEqualByComparingTo("150000.00");
+    assertThat(new BigDecimal(dedLine.path("total_usd").asText())).isEqualByComparingTo(dedUsd);
+    System.out.printf(
+        "invoice %s: payg %d tokens -> $%s; dedicated %d tokens -> $%s%n",
+        month, paygTokens, paygUsd, dedTokens, dedUsd);
+
+    // Reconciliation: job records and metering agree.
+    JsonNode rec = getAdmin("/v1/admin/reconciliation?month=" + month);
+    assertThat(rec.path("matches").asBoolean()).as(rec.toString()).isTrue();
+    // The account's own usage report, and the CSV form of the invoice.
+    JsonNode own =
+        get(
+            "/v1/usage?from="
+                + month
+                + "-01&to="
+                + java.time.LocalDate.now(java.time.ZoneOffset.UTC)
+                + "&granularity=month",
+            paygKey);
+    assertThat(own.path("data").get(0).path("billable_tokens").asLong()).isEqualTo(paygTokens);
+    HttpResponse<String> csv =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://localhost:"
+                            + api.getLocalPort()
+                            + "/v1/admin/invoices?month="
+                            + month
+                            + "&format=csv"))
+                .header("X-API-Key", ADMIN)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(csv.headers().firstValue("Content-Type").orElse("")).startsWith("text/csv");
+    assertThat(csv.body())
+        .startsWith("account_id,month,product,plan,fee_usd,")
+        .contains("\r\n" + dedAccount + ",");
+  }
+
+  private static JsonNode line(JsonNode invoice, String account) {
+    for (JsonNode l : invoice.path("lines")) {
+      if (l.path("account_id").asText().equals(account)
+          && l.path("product").asText().equals("text")) {
+        return l;
+      }
+    }
+    return null;
+  }
+
+  private static JsonNode getAdmin(String path) throws Exception {
+    return get(path, ADMIN);
   }
 
   private static String accountOf(String key) throws Exception {

@@ -2,6 +2,7 @@ package com.kosmosx.api.resources;
 
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Caller;
+import com.kosmosx.api.core.BillingService;
 import com.kosmosx.api.core.DeadLetters;
 import com.kosmosx.api.core.KeyService;
 import com.kosmosx.api.core.PlanService;
@@ -15,22 +16,76 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-/** Administration: roles and plans. Admin role only. */
+/**
+ * Administration: roles, plans and dead letters (admin role), and finance's usage, invoice and
+ * reconciliation reports (finance or admin role).
+ */
 @Path("/v1/admin")
-@Produces(MediaType.APPLICATION_JSON)
+@Produces({MediaType.APPLICATION_JSON, "text/csv"})
 @Authenticated(value = Authenticated.Scheme.API_KEY, roles = Caller.Role.ADMIN)
 public final class AdminResource {
   private final KeyService keys;
   private final PlanService plans;
   private final DeadLetters deadLetters;
+  private final BillingService billing;
 
-  public AdminResource(KeyService keys, PlanService plans, DeadLetters deadLetters) {
+  public AdminResource(
+      KeyService keys, PlanService plans, DeadLetters deadLetters, BillingService billing) {
     this.keys = keys;
     this.plans = plans;
     this.deadLetters = deadLetters;
+    this.billing = billing;
+  }
+
+  // Finance reports: the finance role (and admins); JSON or CSV (RFC 4180).
+
+  @GET
+  @Path("/usage")
+  @Authenticated(
+      value = Authenticated.Scheme.API_KEY,
+      roles = {Caller.Role.FINANCE, Caller.Role.ADMIN})
+  public Response adminUsage(
+      @QueryParam("from") String from,
+      @QueryParam("to") String to,
+      @QueryParam("granularity") String granularity,
+      @QueryParam("account_id") String accountId,
+      @QueryParam("format") String format) {
+    List<Map<String, Object>> rows =
+        billing.usage(
+            accountId,
+            BillingService.date(from, "from"),
+            BillingService.date(to, "to"),
+            granularity == null ? "day" : granularity);
+    return UsageResource.render(format, BillingService.USAGE_COLUMNS, rows, Map.of("data", rows));
+  }
+
+  @GET
+  @Path("/invoices")
+  @Authenticated(
+      value = Authenticated.Scheme.API_KEY,
+      roles = {Caller.Role.FINANCE, Caller.Role.ADMIN})
+  @SuppressWarnings("unchecked")
+  public Response invoices(@QueryParam("month") String month, @QueryParam("format") String format) {
+    Map<String, Object> invoice = billing.invoices(BillingService.month(month));
+    return UsageResource.render(
+        format,
+        BillingService.INVOICE_COLUMNS,
+        (List<Map<String, Object>>) invoice.get("lines"),
+        invoice);
+  }
+
+  @GET
+  @Path("/reconciliation")
+  @Authenticated(
+      value = Authenticated.Scheme.API_KEY,
+      roles = {Caller.Role.FINANCE, Caller.Role.ADMIN})
+  public Map<String, Object> reconciliation(@QueryParam("month") String month) {
+    return billing.reconciliation(BillingService.month(month));
   }
 
   /**

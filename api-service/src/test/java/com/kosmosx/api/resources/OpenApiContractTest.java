@@ -22,6 +22,7 @@ class OpenApiContractTest {
           SeedCompatResource.class,
           PingResource.class,
           AdminResource.class,
+          UsageResource.class,
           DocsResource.class);
 
   /** Swagger UI itself is not part of the API it describes. */
@@ -63,7 +64,7 @@ class OpenApiContractTest {
                     .forEachRemaining(m -> documented.add(m.toUpperCase() + " " + p.getKey())));
     assertThat(implemented)
         .contains("POST /v1/jobs", "GET /v1/jobs/{id}", "DELETE /v1/api-keys/{id}");
-    assertThat(implemented).hasSize(24);
+    assertThat(implemented).hasSize(28);
     assertThat(documented).isEqualTo(implemented);
   }
 
