@@ -52,7 +52,6 @@ import com.kosmosx.api.resources.PingResource;
 import com.kosmosx.api.resources.SeedCompatResource;
 import com.kosmosx.api.resources.UsageResource;
 import com.kosmosx.api.resources.WebhookSecretResource;
-import com.kosmosx.contracts.PriceBook;
 import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
 import io.dropwizard.configuration.EnvironmentVariableSubstitutor;
@@ -184,7 +183,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
     Passwords passwords = new Passwords(config.auth.bcryptCost);
     AccountService accounts = new AccountService(jdbi, passwords, clock);
     accounts.ensureBootstrapAdmin(config.auth.bootstrapAdminKey);
-    JobViews views = new JobViews(PriceBook.DEFAULT);
+    JobViews views = new JobViews(config.prices);
     WebhookUrlPolicy webhookPolicy = new WebhookUrlPolicy(Set.copyOf(config.webhooks.allowedHosts));
     WebhookDeliveries webhooks =
         new WebhookDeliveries(

@@ -6,9 +6,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.kosmosx.api.api.JobView;
 import com.kosmosx.api.db.JobRow;
 import com.kosmosx.contracts.BillableUnits;
+import com.kosmosx.contracts.Billing;
 import com.kosmosx.contracts.JobType;
 import com.kosmosx.contracts.Json;
-import com.kosmosx.contracts.PriceBook;
+import com.kosmosx.contracts.PriceList;
 import com.kosmosx.contracts.UsageEvent;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -16,10 +17,10 @@ import java.time.ZoneOffset;
 
 /** Builds the job object of API.md from a row: the one shape of GET, submit, lists and webhooks. */
 public final class JobViews {
-  private final PriceBook prices;
+  private final PriceList prices;
   private final ObjectMapper wire = Json.mapper();
 
-  public JobViews(PriceBook prices) {
+  public JobViews(PriceList prices) {
     this.prices = prices;
   }
 
@@ -46,7 +47,12 @@ public final class JobViews {
               billableTokens,
               event.images(),
               billableImages,
-              prices.payAsYouGoCost(type, billableTokens, billableImages, false).toPlainString());
+              // What the job costs at pay-as-you-go prices, exact to six places (invoices round
+              // once per line; dedicated plans bill through their allowance instead).
+              Billing.paygAmount(
+                      prices.product(type), type == JobType.TEXT ? billableTokens : billableImages)
+                  .setScale(6, java.math.RoundingMode.HALF_UP)
+                  .toPlainString());
     }
     JobView.Error error =
         r.errorCode() == null ? null : new JobView.Error(r.errorCode(), r.errorMessage());
