@@ -365,7 +365,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
         admin, Topics.all(), config.kafka.topicPartitions, config.kafka.replicationFactor);
   }
 
-  static void migrate(DataSource dataSource) throws Exception {
+  public static void migrate(DataSource dataSource) throws Exception {
     try (Connection c = dataSource.getConnection()) {
       Database db =
           DatabaseFactory.getInstance().findCorrectDatabaseImplementation(new JdbcConnection(c));
