@@ -94,7 +94,17 @@ public final class ApiTestApp implements AutoCloseable {
         body == null
             ? HttpRequest.BodyPublishers.noBody()
             : HttpRequest.BodyPublishers.ofString(body));
-    return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    HttpRequest request = b.build();
+    try {
+      return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+    } catch (java.io.IOException e) {
+      // A pooled connection the server had closed (after refusing an earlier request without
+      // reading its body): nothing reached the server, so sending again is safe, as browsers do.
+      if (String.valueOf(e.getMessage()).contains("received no bytes")) {
+        return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+      }
+      throw e;
+    }
   }
 
   /** Raw bytes (invalid UTF-8, huge bodies); chunked when {@code chunked}, else Content-Length. */

@@ -150,11 +150,15 @@ class CrashIT {
             .isEqualTo("succeeded");
       }
       List<UsageEvent> all = usageEvents(layout, jobs, jobs.size());
-      assertThat(all).hasSize(jobs.size());
-      assertThat(all.stream().map(UsageEvent::eventId).distinct().count()).isEqualTo(jobs.size());
+      long distinct = all.stream().map(UsageEvent::eventId).distinct().count();
+      // Every job billed once. A transaction whose commit the broker's death left unanswered can
+      // be committed yet look failed to the worker, which then runs the job again: the raw topic
+      // may hold a duplicate, which metering's dedup by job id absorbs.
+      assertThat(distinct).isEqualTo(jobs.size());
+      assertThat(all.size()).isBetween(jobs.size(), jobs.size() + 3);
       System.out.printf(
-          "broker crash: %d accepted jobs, %d succeeded, %d usage events%n",
-          jobs.size(), jobs.size(), all.size());
+          "broker crash: %d accepted jobs, %d succeeded, %d usage events (%d distinct)%n",
+          jobs.size(), jobs.size(), all.size(), distinct);
     } finally {
       receiver.stop(0);
       stack.down();

@@ -5,16 +5,11 @@ import com.kosmosx.api.db.JobDao;
 import com.kosmosx.contracts.JobEvent;
 import com.kosmosx.contracts.Json;
 import com.kosmosx.contracts.Topics;
-import io.dropwizard.lifecycle.Managed;
-import java.time.Duration;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.errors.SerializationException;
-import org.apache.kafka.common.errors.WakeupException;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,83 +19,26 @@ import org.slf4j.LoggerFactory;
  * of committed worker transactions are seen). Updates are idempotent and status-guarded, so
  * redelivery after a crash is harmless; offsets are committed after the database writes.
  */
-public final class JobEventProjector implements Managed {
+public final class JobEventProjector extends TopicFollower {
   private static final Logger LOG = LoggerFactory.getLogger(JobEventProjector.class);
 
   private final Jdbi jdbi;
-  private final java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory;
-  private final Backoff backoff;
   private final WebhookDeliveries webhooks;
-  private volatile boolean running;
-  private volatile Consumer<String, byte[]> consumer;
-  private Thread thread;
 
   public JobEventProjector(
       Jdbi jdbi,
       java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory,
       Backoff backoff,
       WebhookDeliveries webhooks) {
-    this.webhooks = webhooks;
+    super("job-event-projector", Topics.JOB_EVENTS.name(), consumerFactory, backoff);
     this.jdbi = jdbi;
-    this.consumerFactory = consumerFactory;
-    this.backoff = backoff;
+    this.webhooks = webhooks;
   }
 
   @Override
-  public void start() {
-    running = true;
-    thread = new Thread(this::loop, "job-event-projector");
-    thread.setDaemon(true);
-    thread.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    running = false;
-    Consumer<String, byte[]> c = consumer;
-    if (c != null) {
-      c.wakeup();
-    }
-    if (thread != null) {
-      thread.join(TimeUnit.SECONDS.toMillis(30));
-    }
-  }
-
-  private void loop() {
-    int failures = 0;
-    while (running) {
-      Consumer<String, byte[]> c = consumerFactory.get();
-      try {
-        consumer = c;
-        c.subscribe(List.of(Topics.JOB_EVENTS.name()));
-        while (running) {
-          ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(500));
-          if (records.isEmpty()) {
-            continue;
-          }
-          for (ConsumerRecord<String, byte[]> r : records) {
-            apply(r);
-          }
-          c.commitSync();
-          failures = 0;
-        }
-      } catch (WakeupException e) {
-        return;
-      } catch (RuntimeException e) {
-        failures++;
-        LOG.warn(
-            "job-event projection failed ({}), restarting consumer: {}", failures, e.toString());
-        try {
-          Thread.sleep(backoff.delay(failures).toMillis());
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          return;
-        }
-      } finally {
-        consumer = null;
-        // Bounded: a shutdown must not wait the default 30 s for a broker that is away.
-        c.close(Duration.ofSeconds(5));
-      }
+  protected void apply(ConsumerRecords<String, byte[]> records) {
+    for (ConsumerRecord<String, byte[]> r : records) {
+      apply(r);
     }
   }
 

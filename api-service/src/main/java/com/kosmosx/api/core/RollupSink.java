@@ -2,17 +2,13 @@ package com.kosmosx.api.core;
 
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.contracts.UsageRollup;
-import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
-import java.time.Duration;
-import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.common.errors.WakeupException;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.PreparedBatch;
 import org.slf4j.Logger;
@@ -24,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * backwards (rollups are cumulative: a redelivered older value is ignored), so replays and restarts
  * are harmless.
  */
-public final class RollupSink implements Managed {
+public final class RollupSink extends TopicFollower {
   private static final Logger LOG = LoggerFactory.getLogger(RollupSink.class);
   static final String UPSERT =
       "INSERT INTO usage_rollups (rollup_key, account_id, product, period, period_start, plan,"
@@ -46,102 +42,46 @@ public final class RollupSink implements Managed {
           + " WHERE usage_rollups.requests <= EXCLUDED.requests";
 
   private final Jdbi jdbi;
-  private final Supplier<Consumer<String, byte[]>> consumers;
   private final Clock clock;
-  private final Backoff backoff;
-  private volatile boolean running;
-  private volatile Consumer<String, byte[]> consumer;
-  private volatile long lastRecordMillis;
-  private Thread thread;
 
   public RollupSink(
       Jdbi jdbi, Supplier<Consumer<String, byte[]>> consumers, Clock clock, Backoff backoff) {
+    super("rollup-sink", Topics.USAGE_ROLLUPS.name(), consumers, backoff);
     this.jdbi = jdbi;
-    this.consumers = consumers;
     this.clock = clock;
-    this.backoff = backoff;
-  }
-
-  public long lastRecordMillis() {
-    return lastRecordMillis;
   }
 
   @Override
-  public void start() {
-    running = true;
-    thread = new Thread(this::loop, "rollup-sink");
-    thread.setDaemon(true);
-    thread.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    running = false;
-    Consumer<String, byte[]> c = consumer;
-    if (c != null) {
-      c.wakeup();
-    }
-    if (thread != null) {
-      thread.join(TimeUnit.SECONDS.toMillis(10));
-    }
-  }
-
-  private void loop() {
-    int failures = 0;
-    while (running) {
-      Consumer<String, byte[]> c = consumers.get();
-      try {
-        consumer = c;
-        c.subscribe(List.of(Topics.USAGE_ROLLUPS.name()));
-        while (running) {
-          ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(500));
-          if (records.isEmpty()) {
-            continue;
-          }
-          write(records);
-          c.commitSync();
-          lastRecordMillis = clock.millis();
-          failures = 0;
-        }
-      } catch (WakeupException e) {
-        return;
-      } catch (RuntimeException e) {
-        failures++;
-        LOG.warn("rollup sink failed ({}), restarting: {}", failures, e.toString());
-        try {
-          Thread.sleep(backoff.delay(failures).toMillis());
-        } catch (InterruptedException ie) {
-          return;
-        }
-      } finally {
-        consumer = null;
-        c.close(Duration.ofSeconds(5));
-      }
-    }
+  protected void apply(ConsumerRecords<String, byte[]> records) {
+    write(records);
   }
 
   void write(Iterable<ConsumerRecord<String, byte[]>> records) {
+    // Only the latest total per rollup matters, and one multi-row upsert may not touch a row
+    // twice: keep each key's largest total of the batch.
+    Map<String, UsageRollup> latest = new LinkedHashMap<>();
+    for (ConsumerRecord<String, byte[]> r : records) {
+      UsageRollup u;
+      try {
+        u = Topics.USAGE_ROLLUPS.deserializeValue(r.value());
+      } catch (RuntimeException e) {
+        LOG.error("skipping unreadable rollup at offset {}: {}", r.offset(), e.toString());
+        continue;
+      }
+      if (u != null) {
+        latest.merge(u.key(), u, (a, b) -> b.requests() >= a.requests() ? b : a);
+      }
+    }
+    if (latest.isEmpty()) {
+      return;
+    }
     jdbi.useTransaction(
         h -> {
           PreparedBatch batch = h.prepareBatch(UPSERT);
-          int n = 0;
-          for (ConsumerRecord<String, byte[]> r : records) {
-            UsageRollup u;
-            try {
-              u = Topics.USAGE_ROLLUPS.deserializeValue(r.value());
-            } catch (RuntimeException e) {
-              LOG.error("skipping unreadable rollup at offset {}: {}", r.offset(), e.toString());
-              continue;
-            }
-            if (u == null) {
-              continue;
-            }
+          for (UsageRollup u : latest.values()) {
             bind(batch, u).add();
-            n++;
           }
-          if (n > 0) {
-            batch.execute();
-          }
+          batch.execute();
         });
   }
 
