@@ -8,6 +8,8 @@ import com.kosmosx.contracts.PriceList;
 import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.contracts.UsageEvent;
+import com.kosmosx.metering.MeteringApplication;
+import com.kosmosx.metering.MeteringConfiguration;
 import com.kosmosx.metering.core.UsageTopology;
 import com.kosmosx.platform.EmbeddedKafka;
 import com.kosmosx.platform.EmbeddedPostgresServer;
@@ -162,14 +164,13 @@ public final class MeteringBenchmark {
     return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(p / 100.0 * sorted.size()) - 1));
   }
 
+  /** The service's own Streams settings, on this broker with a fresh state folder. */
   private static Properties streamsProps(String bootstrap, String app) throws Exception {
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, app);
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    p.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("bench-state").toString());
-    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0); // as the service runs
+    MeteringConfiguration config = new MeteringConfiguration();
+    config.kafkaBootstrap = bootstrap;
+    config.applicationId = app;
+    config.stateDir = Files.createTempDirectory("bench-state").toString();
+    Properties p = MeteringApplication.streamsProperties(config);
     p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
     return p;
   }
