@@ -66,7 +66,7 @@ public final class JobConsumer implements Managed {
   private final JobControls controls;
   private final CrashLedger ledger;
   private final int maxAttempts;
-  private final Deque<ConsumerRecord<String, byte[]>> pending = new ArrayDeque<>();
+  private final Deque<Polled> pending = new ArrayDeque<>();
   // Per partition: offsets polled but not yet ended, and the offset after the last one polled.
   private final Map<TopicPartition, TreeSet<Long>> inFlight = new HashMap<>();
   private final Map<TopicPartition, Long> polledUpTo = new HashMap<>();
@@ -83,8 +83,9 @@ public final class JobConsumer implements Managed {
    * @param maxBatch most jobs decoded together
    * @param maxWait longest wait for more jobs once one is waiting
    * @param maxBatchTokens bound on batch size × (prompt + max_tokens), i.e. on KV-cache memory; a
-   *     prompt's characters stand in for its tokens (a byte-level BPE token is at least one
-   *     character, except tags), so the bound errs on the safe side
+   *     prompt's characters stand in for its tokens, and an image counts its block of image tokens
+   *     (see {@link #cost}; a byte-level BPE token is at least one character, except tags), so the
+   *     bound errs on the safe side
    */
   public record Batching(int maxBatch, Duration maxWait, long maxBatchTokens) {
     public static final Batching ONE_AT_A_TIME = new Batching(1, Duration.ZERO, Long.MAX_VALUE);
@@ -242,28 +243,42 @@ public final class JobConsumer implements Managed {
     }
   }
 
+  /** A polled record, decoded once: its job, or why it cannot be read (a dead letter). */
+  private record Polled(ConsumerRecord<String, byte[]> record, JobRequest job, String error) {}
+
   private void poll(Consumer<String, byte[]> c, Duration timeout) {
     for (ConsumerRecord<String, byte[]> r : c.poll(timeout)) {
       TopicPartition tp = new TopicPartition(r.topic(), r.partition());
       inFlight.computeIfAbsent(tp, k -> new TreeSet<>()).add(r.offset());
       polledUpTo.put(tp, r.offset() + 1);
-      pending.add(r);
+      JobRequest job = null;
+      String error = null;
+      try {
+        job = jobsTopic.deserializeValue(r.value());
+        if (job == null) {
+          error = "empty message";
+        }
+      } catch (SerializationException e) {
+        error = e.getMessage();
+      }
+      pending.add(new Polled(r, job, error));
     }
     lastPollMillis = clock.millis();
   }
 
   private void forget(Collection<TopicPartition> partitions) {
-    pending.removeIf(r -> partitions.contains(new TopicPartition(r.topic(), r.partition())));
+    pending.removeIf(
+        p -> partitions.contains(new TopicPartition(p.record().topic(), p.record().partition())));
     partitions.forEach(inFlight::remove);
     partitions.forEach(polledUpTo::remove);
   }
 
   /** Takes waiting records, in order, while they fit the batch's size and token budget. */
-  private List<ConsumerRecord<String, byte[]>> takeBatch() {
-    List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>();
+  private List<Polled> takeBatch() {
+    List<Polled> batch = new ArrayList<>();
     long longest = 0;
     while (!pending.isEmpty() && batch.size() < batching.maxBatch()) {
-      long cost = cost(pending.peek());
+      long cost = cost(pending.peek().job());
       long widest = Math.max(longest, cost);
       if (!batch.isEmpty() && widest * (batch.size() + 1) > batching.maxBatchTokens()) {
         break;
@@ -274,9 +289,23 @@ public final class JobConsumer implements Managed {
     return batch;
   }
 
-  /** Upper bound of a job's KV-cache columns, without tokenizing (see {@link Batching}). */
-  private long cost(ConsumerRecord<String, byte[]> r) {
-    return r.value() == null ? 1 : r.value().length;
+  /** Image placeholders plus {@code <s><image></image><grounding>} around them (Kosmos-2). */
+  static final int IMAGE_BLOCK_TOKENS = 64 + 4;
+
+  /**
+   * Upper bound of a job's KV-cache columns without tokenizing (see {@link Batching}): the prompt's
+   * characters, {@code <s>}, the image block if any, and max_tokens. The image's bytes do not
+   * count: the model sees it as its fixed block of embeddings.
+   */
+  static long cost(JobRequest job) {
+    if (job == null || job.input() == null) {
+      return 1;
+    }
+    String prompt = job.input().prompt();
+    return 1L
+        + (prompt == null ? 0 : prompt.length())
+        + (job.input().image() != null ? IMAGE_BLOCK_TOKENS : 0)
+        + Math.max(0, job.input().maxTokens());
   }
 
   /** The offsets to commit for a partition once the record at {@code offset} has ended. */
@@ -292,21 +321,15 @@ public final class JobConsumer implements Managed {
   }
 
   private void runBatch(
-      Consumer<String, byte[]> c,
-      Producer<String, byte[]> p,
-      List<ConsumerRecord<String, byte[]>> records) {
+      Consumer<String, byte[]> c, Producer<String, byte[]> p, List<Polled> polled) {
     List<JobRequest> jobs = new ArrayList<>();
     List<ConsumerRecord<String, byte[]>> jobRecords = new ArrayList<>();
     Instant now = clock.instant();
-    for (ConsumerRecord<String, byte[]> r : records) {
-      JobRequest job;
-      try {
-        job = jobsTopic.deserializeValue(r.value());
-        if (job == null) {
-          throw new SerializationException("empty message");
-        }
-      } catch (SerializationException e) {
-        deadLetter(c, p, r, ended(r), e.getMessage(), 1);
+    for (Polled next : polled) {
+      ConsumerRecord<String, byte[]> r = next.record();
+      JobRequest job = next.job();
+      if (next.error() != null) {
+        deadLetter(c, p, r, ended(r), next.error(), 1);
         continue;
       }
       if (ledger != null && ledger.isSettled(job.jobId())) {
