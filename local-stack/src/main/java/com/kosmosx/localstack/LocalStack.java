@@ -54,6 +54,23 @@ public final class LocalStack {
     System.exit(rc);
   }
 
+  /**
+   * Kills a service with SIGKILL, as a crash (no shutdown hook runs), and waits for it to exit;
+   * nothing happens if it is not running. For crash tests and the soak.
+   */
+  public void kill9(String service) throws Exception {
+    Path pidFile = layout.run().resolve(service + ".pid");
+    if (!Files.exists(pidFile)) {
+      return;
+    }
+    long pid = Long.parseLong(Files.readString(pidFile).split(" ")[0]);
+    var h = ProcessHandle.of(pid);
+    if (h.isPresent()) {
+      h.get().destroyForcibly();
+      h.get().onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
   /** Starts what is not running, waits for health; in the foreground, waits for Ctrl-C. */
   public int up(boolean detached) throws Exception {
     Files.createDirectories(layout.logs());

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.contracts.UsageEvent;
-import com.kosmosx.platform.Ports;
 import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -60,19 +59,7 @@ public final class Soak {
     int clients = args.length > 1 ? Integer.parseInt(args[1]) : 16;
     Path root = Path.of(System.getProperty("kosmos.root", ".")).toAbsolutePath().normalize();
     Path home = Files.createTempDirectory("kosmos-soak");
-    Map<String, String> env = new HashMap<>();
-    env.put("KOSMOS_HOME", home.toString());
-    for (String port :
-        List.of(
-            "KOSMOS_API_PORT",
-            "KOSMOS_API_ADMIN_PORT",
-            "KOSMOS_WORKER_ADMIN_PORT",
-            "KOSMOS_METERING_ADMIN_PORT",
-            "KOSMOS_KAFKA_PORT",
-            "KOSMOS_KAFKA_CONTROLLER_PORT",
-            "KOSMOS_PG_PORT")) {
-      env.put(port, String.valueOf(Ports.free()));
-    }
+    Map<String, String> env = StackLayout.onFreePorts(home);
     env.put("KOSMOS_WORKERS", "2");
     env.put("KOSMOS_RATE_JOBS_PER_MINUTE", "1000000");
     env.put("KOSMOS_MAX_UNFINISHED_JOBS", "1000000");
@@ -114,7 +101,7 @@ public final class Soak {
                   while (!Thread.currentThread().isInterrupted()) {
                     Thread.sleep(10_000 + r.nextInt(10_000));
                     String victim = r.nextBoolean() ? "worker" : "worker-2";
-                    kill9(home, victim);
+                    stack.kill9(victim);
                     kills.incrementAndGet();
                     System.out.printf(
                         Locale.ROOT,
@@ -307,18 +294,5 @@ public final class Soak {
       }
     }
     return Map.of("raw", raw, "distinct", distinct.size());
-  }
-
-  private static void kill9(Path home, String service) throws Exception {
-    Path pidFile = home.resolve("run/" + service + ".pid");
-    if (!Files.exists(pidFile)) {
-      return;
-    }
-    long pid = Long.parseLong(Files.readString(pidFile).split(" ")[0]);
-    var h = ProcessHandle.of(pid);
-    if (h.isPresent()) {
-      h.get().destroyForcibly();
-      h.get().onExit().get(30, TimeUnit.SECONDS);
-    }
   }
 }

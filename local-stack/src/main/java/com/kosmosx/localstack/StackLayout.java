@@ -59,6 +59,27 @@ public record StackLayout(
         Map.copyOf(settings));
   }
 
+  /**
+   * Settings for a stack under {@code home} on free ports (tests, the soak): a mutable map to add
+   * further {@code KOSMOS_*} settings to before {@link #fromEnvironment}.
+   */
+  public static Map<String, String> onFreePorts(Path home) {
+    Map<String, String> env = new java.util.HashMap<>();
+    env.put("KOSMOS_HOME", home.toString());
+    for (String port :
+        List.of(
+            "KOSMOS_API_PORT",
+            "KOSMOS_API_ADMIN_PORT",
+            "KOSMOS_WORKER_ADMIN_PORT",
+            "KOSMOS_METERING_ADMIN_PORT",
+            "KOSMOS_KAFKA_PORT",
+            "KOSMOS_KAFKA_CONTROLLER_PORT",
+            "KOSMOS_PG_PORT")) {
+      env.put(port, String.valueOf(com.kosmosx.platform.Ports.free()));
+    }
+    return env;
+  }
+
   private static int port(Map<String, String> env, String name, int dflt) {
     String v = env.get(name);
     if (v == null || v.isBlank()) {

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.contracts.UsageEvent;
-import com.kosmosx.platform.Ports;
 import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -41,17 +40,8 @@ class CrashIT {
   @Test
   void aKilledWorkerOrBrokerLosesNothingAndBillsOnce() throws Exception {
     Path home = Files.createTempDirectory("kosmos-crash");
-    Map<String, String> env =
-        Map.of(
-            "KOSMOS_BOOTSTRAP_ADMIN_KEY", ADMIN,
-            "KOSMOS_HOME", home.toString(),
-            "KOSMOS_API_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_API_ADMIN_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_METERING_ADMIN_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_KAFKA_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_KAFKA_CONTROLLER_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_PG_PORT", String.valueOf(Ports.free()));
+    Map<String, String> env = StackLayout.onFreePorts(home);
+    env.put("KOSMOS_BOOTSTRAP_ADMIN_KEY", ADMIN);
     StackLayout layout =
         StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
     LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
@@ -87,7 +77,7 @@ class CrashIT {
         assertThat(System.nanoTime()).isLessThan(end);
         Thread.sleep(20);
       }
-      kill9(home, "worker");
+      stack.kill9("worker");
       assertThat(status(layout, key, job)).isEqualTo("running");
       assertThat(stack.up(true)).isZero(); // restarts the worker
 
@@ -115,7 +105,7 @@ class CrashIT {
               "{\"type\":\"text\",\"input\":{\"prompt\":\"" + prompt + "\",\"max_tokens\":16}}");
       for (int crash = 1; crash <= 3; crash++) {
         awaitStarts(layout, poison, crash);
-        kill9(home, "worker");
+        stack.kill9("worker");
         assertThat(stack.up(true)).isZero();
       }
       JsonNode dead = awaitTerminal(layout, key, poison);
@@ -135,7 +125,7 @@ class CrashIT {
                 key,
                 "{\"type\":\"text\",\"input\":{\"prompt\":\"A cat sits\",\"max_tokens\":16}}"));
       }
-      kill9(home, "kafka");
+      stack.kill9("kafka");
       for (int i = 0; i < 5; i++) {
         jobs.add(
             submit(
@@ -273,14 +263,5 @@ class CrashIT {
       }
     }
     return out;
-  }
-
-  /** SIGKILL, as a crash: no shutdown hook runs. */
-  private static void kill9(Path home, String service) throws Exception {
-    long pid =
-        Long.parseLong(Files.readString(home.resolve("run/" + service + ".pid")).split(" ")[0]);
-    ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
-    h.destroyForcibly();
-    h.onExit().get(30, TimeUnit.SECONDS);
   }
 }

@@ -2,7 +2,6 @@ package com.kosmosx.localstack;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.kosmosx.platform.Ports;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,16 +20,7 @@ class LocalStackIT {
   @Test
   void upServesThePrintedTourAndASecondStartKeepsTheData() throws Exception {
     Path home = Files.createTempDirectory("kosmos-home");
-    Map<String, String> env =
-        Map.of(
-            "KOSMOS_HOME", home.toString(),
-            "KOSMOS_API_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_API_ADMIN_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_METERING_ADMIN_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_KAFKA_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_KAFKA_CONTROLLER_PORT", String.valueOf(Ports.free()),
-            "KOSMOS_PG_PORT", String.valueOf(Ports.free()));
+    Map<String, String> env = StackLayout.onFreePorts(home);
     StackLayout layout =
         StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
     LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
@@ -51,7 +41,7 @@ class LocalStackIT {
       // When the broker is killed, jobs are accepted anyway, and the API is killed before it could
       // publish them
       String key = out.replaceAll("(?s).*key: (kx_live_[A-Za-z0-9]+).*", "$1");
-      kill9(home, "kafka");
+      stack.kill9("kafka");
       List<String> accepted = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         String job =
@@ -65,7 +55,7 @@ class LocalStackIT {
         assertThat(job).contains("\"status\":\"queued\"");
         accepted.add(job.replaceAll("(?s)^\\{\"id\":\"(job_[a-z0-9]+)\".*", "$1"));
       }
-      kill9(home, "api");
+      stack.kill9("api");
 
       // Then starting again brings back what is missing, and every accepted job finishes once
       assertThat(stack.up(true)).isZero();
@@ -89,15 +79,6 @@ class LocalStackIT {
     } finally {
       stack.down();
     }
-  }
-
-  /** SIGKILL, as a crash: no shutdown hook runs. */
-  private static void kill9(Path home, String service) throws Exception {
-    long pid =
-        Long.parseLong(Files.readString(home.resolve("run/" + service + ".pid")).split(" ")[0]);
-    ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
-    h.destroyForcibly();
-    h.onExit().get(30, TimeUnit.SECONDS);
   }
 
   private static String awaitStatus(StackLayout layout, String key, String id) throws Exception {
