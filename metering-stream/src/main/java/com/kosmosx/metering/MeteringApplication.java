@@ -84,8 +84,9 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
     p.put(StreamsConfig.STATE_DIR_CONFIG, config.stateDir);
     p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, (int) config.commitInterval.toMilliseconds());
     p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) config.replicationFactor);
-    // Every update reaches the rollup topic; billing reads totals, not sampled snapshots.
-    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+    // Rollups are cumulative totals: the cache folds a key's updates until the commit, which
+    // then writes one changelog and one output record per dirty rollup (UsageTopology.Rollups).
+    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, config.rollupCacheBytes);
     // A crashed instance must not hold its partitions (and block the next join) for the default
     // 45 s: evict silent members after 10 s.
     p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 10_000);

@@ -16,7 +16,8 @@ public class MeteringConfiguration extends Configuration {
    * Kafka Streams application id: the consumer group and the prefix of internal topics. A new id
    * rebuilds every rollup by replaying the usage topic from its start (README, "Metering").
    */
-  @NotEmpty @JsonProperty public String applicationId = "kosmos-metering-v2";
+  // v3: the rollup store changed to a binary format (RollupStoreSerde); a new id rebuilds.
+  @NotEmpty @JsonProperty public String applicationId = "kosmos-metering-v3";
 
   /** Local state (RocksDB); rebuilt from changelogs if lost. */
   @NotEmpty @JsonProperty public String stateDir = "/tmp/kosmos-metering";
@@ -35,6 +36,14 @@ public class MeteringConfiguration extends Configuration {
 
   /** The price list (the seed's by default); the API must be given the same one. */
   @NotNull @JsonProperty public PriceList prices = PriceList.SEED;
+
+  /**
+   * Record cache for the rollup store: folds a rollup's updates between commits. 0 turns folding
+   * off (every update is written and forwarded at once).
+   */
+  @Min(0)
+  @JsonProperty
+  public long rollupCacheBytes = 16L * 1024 * 1024;
 
   @Min(1)
   @JsonProperty

@@ -75,14 +75,14 @@ class MeteringRestartIT {
     }
 
     var state = Files.createTempDirectory("metering-restart");
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "metering-restart-" + run);
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
-    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    p.put(StreamsConfig.STATE_DIR_CONFIG, state.toString());
-    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
-    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
-    p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 10_000);
+    // The service's own settings (exactly_once_v2, the folding rollup cache), with a short commit
+    // interval so that the abrupt close lands between many commits.
+    MeteringConfiguration config = new MeteringConfiguration();
+    config.kafkaBootstrap = bootstrap;
+    config.applicationId = "metering-restart-" + run;
+    config.stateDir = state.toString();
+    config.commitInterval = io.dropwizard.util.Duration.milliseconds(100);
+    Properties p = MeteringApplication.streamsProperties(config);
     p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
 
     Properties pp = new Properties();

@@ -60,7 +60,12 @@ public final class UsageTopology {
             Stores.persistentKeyValueStore(SEEN_STORE), Serdes.String(), Serdes.Long()));
     builder.addStateStore(
         Stores.keyValueStoreBuilder(
-            Stores.persistentKeyValueStore(ROLLUP_STORE), Serdes.String(), rollupSerde));
+                Stores.persistentKeyValueStore(ROLLUP_STORE),
+                Serdes.String(),
+                new RollupStoreSerde())
+            // Folds a key's updates until the next commit: one changelog record and one output
+            // record per rollup per commit instead of per event (see Rollups).
+            .withCachingEnabled());
     GlobalKTable<String, AccountPlan> plans =
         builder.globalTable(
             Topics.ACCOUNTS.name(),
@@ -73,6 +78,7 @@ public final class UsageTopology {
         .process(() -> new Dedupe(dedupeRetention), SEEN_STORE)
         .leftJoin(plans, (account, e) -> e.accountId(), Billed::new)
         .process(() -> new Rollups(lateGrace, prices), ROLLUP_STORE)
+        // The output, read by other services, is the JSON contract; the store is binary.
         .to(Topics.USAGE_ROLLUPS.name(), Produced.with(Serdes.String(), rollupSerde));
     return builder.build();
   }
@@ -120,12 +126,24 @@ public final class UsageTopology {
     }
   }
 
-  /** Adds each event to its hour, day and month rollups (or the current ones, when very late). */
+  /**
+   * Adds each event to its hour, day and month rollups (or the current ones, when very late).
+   *
+   * <p>Rollups are cumulative, so only a key's latest value per commit matters downstream (the
+   * topic is compacted and the sink keeps the newest). The store is cached and its flush listener
+   * forwards each dirty key once, when Streams flushes the cache as part of the commit: the output
+   * records join the same transaction as the changelog and the input offsets, exactly as the DSL's
+   * cached KTable aggregations do. That is the DSL's own mechanism ({@code WrappedStateStore
+   * #setFlushListener}), which the Processor API does not expose publicly; if the store is not
+   * cached (cache size 0) the listener is refused and every update is forwarded at once instead.
+   * The integration and topology tests cover both forms.
+   */
   static final class Rollups implements Processor<String, Billed, String, UsageRollup> {
     private final Duration grace;
     private final PriceList prices;
     private ProcessorContext<String, UsageRollup> context;
     private KeyValueStore<String, UsageRollup> store;
+    private boolean forwardOnFlush;
 
     Rollups(Duration grace, PriceList prices) {
       this.grace = grace;
@@ -136,6 +154,7 @@ public final class UsageTopology {
     public void init(ProcessorContext<String, UsageRollup> context) {
       this.context = context;
       this.store = context.getStateStore(ROLLUP_STORE);
+      this.forwardOnFlush = FlushForwarder.attach(context, store);
     }
 
     @Override
@@ -160,7 +179,9 @@ public final class UsageTopology {
         }
         UsageRollup next = current.add(e, prices);
         store.put(key, next);
-        context.forward(record.withKey(key).withValue(next));
+        if (!forwardOnFlush) {
+          context.forward(record.withKey(key).withValue(next));
+        }
       }
     }
   }

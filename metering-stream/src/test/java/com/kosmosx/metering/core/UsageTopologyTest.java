@@ -96,6 +96,36 @@ class UsageTopologyTest {
   }
 
   @Test
+  void withoutTheRecordCacheEveryUpdateIsForwardedAtOnce() {
+    Properties p = new Properties();
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, "metering-test-uncached");
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+    p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
+    try (TopologyTestDriver uncached =
+        new TopologyTestDriver(
+            UsageTopology.build(Duration.ofDays(35), Duration.ofDays(2), PRICES), p)) {
+      var in =
+          uncached.createInputTopic(
+              Topics.USAGE.name(), new StringSerializer(), new JsonSerde<>(UsageEvent.class));
+      var out =
+          uncached.createOutputTopic(
+              Topics.USAGE_ROLLUPS.name(),
+              new StringDeserializer(),
+              new JsonSerde<>(UsageRollup.class));
+      UsageEvent a = text("job_u1", "acc_u", 10, 5, "2026-11-27T10:00:00Z");
+      UsageEvent b = text("job_u2", "acc_u", 300, 20, "2026-11-27T10:30:00Z");
+      in.pipeInput(a.accountId(), a, a.occurredAt().plusSeconds(1));
+      in.pipeInput(b.accountId(), b, b.occurredAt().plusSeconds(1));
+      var records = out.readKeyValuesToList();
+      // Hour, day and month for each event: six updates, the last of each key cumulative.
+      assertThat(records).hasSize(6);
+      assertThat(records.get(5).key).isEqualTo(month("acc_u", "2026-11"));
+      assertThat(records.get(5).value.billableTokens()).isEqualTo(100 + 320);
+    }
+  }
+
+  @Test
   void sumsPerAccountProductAndUtcHourDayAndMonthWithTheMinimumApplied() {
     send(text("job_1", "acc_a", 10, 5, "2026-11-27T10:00:00Z"));
     send(text("job_2", "acc_a", 300, 20, "2026-11-27T23:59:59Z"));
