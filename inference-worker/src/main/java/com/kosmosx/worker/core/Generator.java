@@ -73,6 +73,12 @@ public final class Generator {
 
     /** {@link GenerationInterrupted} for an interruption; any other exception is a model error. */
     void failed(int request, RuntimeException error);
+
+    /**
+     * Every sequence that ended in the step just taken has been reported: a listener may act on
+     * them together (the worker commits them in one transaction). Also called before returning.
+     */
+    default void stepEnded() {}
   }
 
   /** Generates one sequence (a batch of one). */
@@ -115,7 +121,11 @@ public final class Generator {
     for (int i = 0; i < requests.size(); i++) {
       all.add(i);
     }
-    run(requests, all, listener);
+    try {
+      run(requests, all, listener);
+    } finally {
+      listener.stepEnded();
+    }
   }
 
   private void run(List<Request> requests, List<Integer> members, Listener listener) {
@@ -166,6 +176,9 @@ public final class Generator {
         }
         if (next.isEmpty()) {
           return;
+        }
+        if (next.size() < active.size()) {
+          listener.stepEnded();
         }
         long[] tokens = new long[next.size()];
         for (int i = 0; i < tokens.length; i++) {

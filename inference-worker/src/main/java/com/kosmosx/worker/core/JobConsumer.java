@@ -428,6 +428,9 @@ public final class JobConsumer implements Managed {
     p.commitTransaction();
 
     long t0 = System.nanoTime();
+    // Jobs that end in the same decode step commit together: one transaction for their terminal
+    // events, usage and offsets. A step of 1-token jobs is one commit instead of one per job.
+    List<Ended> step = new ArrayList<>();
     runner.run(
         jobs,
         (i, outcome) -> {
@@ -462,21 +465,56 @@ public final class JobConsumer implements Managed {
             terminal =
                 JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
           }
-          commit(c, p, ended(jobRecords.get(i)), terminal, usage);
-          if (ledger != null) {
-            ledger.settled(job.jobId());
+          step.add(new Ended(jobRecords.get(i), terminal, usage));
+        },
+        () -> {
+          if (step.isEmpty()) {
+            return;
           }
-          jobsDone++;
-          LOG.info(
-              "job {} {} in {} ms (batch of {})",
-              job.jobId(),
-              terminal.kind().name().toLowerCase(),
-              (System.nanoTime() - t0) / 1_000_000,
-              jobs.size());
+          List<Ended> group = List.copyOf(step);
+          step.clear(); // if the commit fails, the loop restarts and these jobs run again
+          commitEnded(c, p, group);
+          for (Ended e : group) {
+            if (ledger != null) {
+              ledger.settled(e.terminal().jobId());
+            }
+            jobsDone++;
+            LOG.info(
+                "job {} {} in {} ms (batch of {}, committed with {} other(s))",
+                e.terminal().jobId(),
+                e.terminal().kind().name().toLowerCase(),
+                (System.nanoTime() - t0) / 1_000_000,
+                jobs.size(),
+                group.size() - 1);
+          }
         });
     if (ledger != null) {
       ledger.end();
     }
+  }
+
+  /** A job's end, waiting for its step's commit. */
+  private record Ended(
+      ConsumerRecord<String, byte[]> record, JobEvent terminal, UsageEvent usage) {}
+
+  /** One transaction for the jobs that ended in one step: their events, usage and offsets. */
+  private void commitEnded(
+      Consumer<String, byte[]> c, Producer<String, byte[]> p, List<Ended> ended) {
+    Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+    for (Ended e : ended) {
+      offsets.putAll(ended(e.record())); // per partition, the last call has the lowest open offset
+    }
+    p.beginTransaction();
+    for (Ended e : ended) {
+      send(p, Topics.JOB_EVENTS, e.terminal().jobId(), e.terminal());
+      if (e.usage() != null) {
+        send(p, Topics.USAGE, e.usage().accountId(), e.usage());
+      }
+    }
+    if (!offsets.isEmpty()) {
+      p.sendOffsetsToTransaction(offsets, c.groupMetadata());
+    }
+    p.commitTransaction();
   }
 
   private void commit(

@@ -71,6 +71,15 @@ public final class JobRunner {
    * is known, so a short job's result does not wait for the batch's longest one.
    */
   public void run(List<JobRequest> jobs, BiConsumer<Integer, JobOutcome> done) {
+    run(jobs, done, () -> {});
+  }
+
+  /**
+   * As {@link #run(List, BiConsumer)}; {@code stepEnded} runs once all outcomes known after a
+   * decode step have been given to {@code done} (and once at the end), so they can be handled as
+   * one group.
+   */
+  public void run(List<JobRequest> jobs, BiConsumer<Integer, JobOutcome> done, Runnable stepEnded) {
     List<Generator.Request> requests = new ArrayList<>();
     List<Integer> indexOf = new ArrayList<>();
     long deadline = clock.millis() + timeLimit.toMillis();
@@ -93,6 +102,7 @@ public final class JobRunner {
       }
     }
     if (requests.isEmpty()) {
+      stepEnded.run();
       return;
     }
     generator.generate(
@@ -121,6 +131,11 @@ public final class JobRunner {
               LOG.error("model error on job {}", jobs.get(i).jobId(), error);
               done.accept(i, JobOutcome.failed("model_error", "The model failed on this input."));
             }
+          }
+
+          @Override
+          public void stepEnded() {
+            stepEnded.run();
           }
         });
   }

@@ -177,6 +177,29 @@ class GeneratorTest {
       order.add(request);
       failed.put(request, error);
     }
+
+    /** The requests reported since the previous step end, one entry per stepEnded call. */
+    final List<List<Integer>> steps = new ArrayList<>();
+
+    private int reported;
+
+    @Override
+    public void stepEnded() {
+      steps.add(List.copyOf(order.subList(reported, order.size())));
+      reported = order.size();
+    }
+  }
+
+  @Test
+  void sequencesEndingInTheSameStepAreReportedAsOneGroup() {
+    ScriptedModel m = new ScriptedModel(10, 11, 12, 13, 14, 15, 16, 17);
+    Generator g = new Generator(m, new LetterTokenizer(), 0, 2);
+    Results r = new Results();
+    g.generate(
+        List.of(request(g, "a", 1), request(g, "b", 3), request(g, "c", 1), request(g, "d", 3)), r);
+    // Steps: after the first token 0 and 2 end together; after the third, 1 and 3. The worker
+    // commits each group in one transaction. No empty group is reported.
+    assertThat(r.steps).containsExactly(List.of(0, 2), List.of(1, 3));
   }
 
   @Test
