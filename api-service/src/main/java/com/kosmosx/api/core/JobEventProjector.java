@@ -5,6 +5,8 @@ import com.kosmosx.api.db.JobDao;
 import com.kosmosx.contracts.JobEvent;
 import com.kosmosx.contracts.Json;
 import com.kosmosx.contracts.Topics;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -35,14 +37,35 @@ public final class JobEventProjector extends TopicFollower {
     this.webhooks = webhooks;
   }
 
+  /**
+   * A whole poll in one transaction: one commit (one WAL flush) for up to 500 events instead of one
+   * each. At 100 jobs/s the projection wrote 200 transactions a second and fell behind by seconds
+   * on this machine's disk (./kosmos bench, pipeline figure). Every update is status-guarded, so a
+   * poll applied again after a crash changes nothing twice.
+   */
   @Override
   protected void apply(ConsumerRecords<String, byte[]> records) {
+    List<JobEvent> events = new ArrayList<>(records.count());
     for (ConsumerRecord<String, byte[]> r : records) {
-      apply(r);
+      JobEvent e = decode(r);
+      if (e != null) {
+        events.add(e);
+      }
+    }
+    if (!events.isEmpty()) {
+      jdbi.useTransaction(h -> events.forEach(e -> apply(h, e)));
     }
   }
 
   void apply(ConsumerRecord<String, byte[]> record) {
+    JobEvent event = decode(record);
+    if (event != null) {
+      apply(event);
+    }
+  }
+
+  /** The event, or null (logged) if it cannot be read. */
+  private static JobEvent decode(ConsumerRecord<String, byte[]> record) {
     JobEvent event;
     try {
       event = Topics.JOB_EVENTS.deserializeValue(record.value());
@@ -55,12 +78,9 @@ public final class JobEventProjector extends TopicFollower {
           record.partition(),
           record.offset(),
           e.getMessage());
-      return;
+      return null;
     }
-    if (event == null) {
-      return;
-    }
-    apply(event);
+    return event;
   }
 
   /**
@@ -69,49 +89,48 @@ public final class JobEventProjector extends TopicFollower {
    * waiting on this job ({@code Prefer: wait}) on every API instance.
    */
   public void apply(JobEvent e) {
-    jdbi.useTransaction(
-        h -> {
-          JobDao dao = h.attach(JobDao.class);
-          int changed =
-              switch (e.kind()) {
-                case STARTED -> dao.markStarted(e.jobId(), e.at());
-                case SUCCEEDED -> {
-                  JobEvent.Usage u = e.usage() == null ? new JobEvent.Usage(0, 0, 0) : e.usage();
-                  yield dao.markSucceeded(
-                      e.jobId(), output(e), u.inputTokens(), u.outputTokens(), u.images(), e.at());
-                }
-                case FAILED ->
-                    dao.markEnded(
-                        e.jobId(),
-                        "failed",
-                        e.error() == null ? "failed" : e.error().code(),
-                        e.error() == null ? null : e.error().message(),
-                        e.at());
-                case CANCELED ->
-                    dao.markEnded(
-                        e.jobId(),
-                        "canceled",
-                        e.error() == null ? "canceled" : e.error().code(),
-                        e.error() == null
-                            ? "Canceled at the client's request."
-                            : e.error().message(),
-                        e.at());
-              };
-          if (changed == 0) {
-            return; // a duplicate or late event: the job already moved past it
+    jdbi.useTransaction(h -> apply(h, e));
+  }
+
+  private void apply(org.jdbi.v3.core.Handle h, JobEvent e) {
+    JobDao dao = h.attach(JobDao.class);
+    int changed =
+        switch (e.kind()) {
+          case STARTED -> dao.markStarted(e.jobId(), e.at());
+          case SUCCEEDED -> {
+            JobEvent.Usage u = e.usage() == null ? new JobEvent.Usage(0, 0, 0) : e.usage();
+            yield dao.markSucceeded(
+                e.jobId(), output(e), u.inputTokens(), u.outputTokens(), u.images(), e.at());
           }
-          boolean terminal = e.kind() != JobEvent.Kind.STARTED;
-          if (webhooks != null) {
-            webhooks.enqueue(h, e.jobId(), terminal ? "completed" : "started");
-          }
-          if (terminal) {
-            h.createQuery("SELECT pg_notify(:channel, :id)")
-                .bind("channel", JobWaiters.CHANNEL)
-                .bind("id", e.jobId())
-                .mapTo(String.class)
-                .findOne();
-          }
-        });
+          case FAILED ->
+              dao.markEnded(
+                  e.jobId(),
+                  "failed",
+                  e.error() == null ? "failed" : e.error().code(),
+                  e.error() == null ? null : e.error().message(),
+                  e.at());
+          case CANCELED ->
+              dao.markEnded(
+                  e.jobId(),
+                  "canceled",
+                  e.error() == null ? "canceled" : e.error().code(),
+                  e.error() == null ? "Canceled at the client's request." : e.error().message(),
+                  e.at());
+        };
+    if (changed == 0) {
+      return; // a duplicate or late event: the job already moved past it
+    }
+    boolean terminal = e.kind() != JobEvent.Kind.STARTED;
+    if (webhooks != null) {
+      webhooks.enqueue(h, e.jobId(), terminal ? "completed" : "started");
+    }
+    if (terminal) {
+      h.createQuery("SELECT pg_notify(:channel, :id)")
+          .bind("channel", JobWaiters.CHANNEL)
+          .bind("id", e.jobId())
+          .mapTo(String.class)
+          .findOne();
+    }
   }
 
   private static String output(JobEvent e) {
