@@ -1,4 +1,4 @@
-package com.kosmosx.localstack.bench;
+package com.kosmosx.bench;
 
 import com.kosmosx.api.ApiApplication;
 import com.kosmosx.api.core.Backoff;
@@ -55,14 +55,18 @@ import org.postgresql.ds.PGSimpleDataSource;
  * </ol>
  *
  * <pre>
- * java -cp "$(cat .kosmos/classpath.txt)" com.kosmosx.localstack.bench.MeteringBenchmark [events]
+ * ./kosmos bench                      (runs it with the other figures), or alone:
+ * java -cp "$(cat .kosmos/bench-classpath.txt)" com.kosmosx.bench.MeteringBenchmark \
+ *     [--events 50000] [--json out.json]
  * </pre>
  */
 public final class MeteringBenchmark {
   private MeteringBenchmark() {}
 
   public static void main(String[] args) throws Exception {
-    int n = args.length > 0 ? Integer.parseInt(args[0]) : 50_000;
+    Map<String, String> opt = Options.parse(args);
+    int n = Integer.parseInt(opt.getOrDefault("events", "50000"));
+    Map<String, Object> json = new java.util.LinkedHashMap<>();
     try (EmbeddedKafka kafka = EmbeddedKafka.temporary().start();
         EmbeddedPostgresServer pg = EmbeddedPostgresServer.temporary().start()) {
       String bootstrap = kafka.bootstrapServers();
@@ -94,6 +98,9 @@ public final class MeteringBenchmark {
           plain,
           eos,
           eos / plain);
+      json.put("plain_events_per_s", Math.round(plain));
+      json.put("eos_events_per_s", Math.round(eos));
+      json.put("ratio", Math.round(eos / plain * 1000) / 1000.0);
 
       // Lag to PostgreSQL at 1,000 events/s: Streams and the API's rollup sink running.
       String url = pg.ensureDatabase("bench");
@@ -151,8 +158,18 @@ public final class MeteringBenchmark {
           lags.isEmpty() ? -1 : lags.get(lags.size() - 1),
           lags.size(),
           sentAt.size());
+      json.put("lag_rate_events_per_s", rate);
+      json.put("lag_p50_ms", pct(lags, 50));
+      json.put("lag_p99_ms", pct(lags, 99));
+      json.put("lag_rows", lags.size());
+      json.put("lag_events", sentAt.size());
     }
-    System.exit(0);
+    if (opt.containsKey("json")) {
+      Files.writeString(
+          java.nio.file.Path.of(opt.get("json")),
+          com.kosmosx.contracts.Json.mapper().writeValueAsString(json));
+    }
+    System.exit(0); // the embedded platform's non-daemon threads would keep the JVM alive
   }
 
   private static long pct(List<Long> sorted, int p) {

@@ -28,6 +28,8 @@ public final class LocalStack {
   private final StackLayout layout;
   private final String classpath;
   private final String javaBin;
+  private final java.util.Map<String, Long> readyAfterMillis =
+      java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>());
 
   public LocalStack(StackLayout layout, String classpath) {
     this.layout = layout;
@@ -71,12 +73,36 @@ public final class LocalStack {
     }
   }
 
+  /** Stops one service gracefully (SIGTERM, SIGKILL after the timeout); no-op if not running. */
+  public void stop(String service) {
+    layout.services().stream()
+        .filter(s -> s.name().equals(service))
+        .forEach(s -> stopAll(List.of(s)));
+  }
+
+  /** The running process of a service, if any (for the benchmark's memory figures). */
+  public Optional<ProcessHandle> process(String service) {
+    return layout.services().stream()
+        .filter(s -> s.name().equals(service))
+        .findFirst()
+        .flatMap(this::running);
+  }
+
+  /**
+   * For the last {@link #up}: milliseconds from its start until each service it started was
+   * healthy, in start order.
+   */
+  public java.util.Map<String, Long> readyAfterMillis() {
+    return java.util.Map.copyOf(readyAfterMillis);
+  }
+
   /** Starts what is not running, waits for health; in the foreground, waits for Ctrl-C. */
   public int up(boolean detached) throws Exception {
     Files.createDirectories(layout.logs());
     Files.createDirectories(layout.run());
     Files.createDirectories(layout.data());
     List<ServiceSpec> started = new ArrayList<>();
+    readyAfterMillis.clear();
     long t0 = System.nanoTime();
     for (ServiceSpec s : layout.services()) {
       if (running(s).isPresent()) {
@@ -93,6 +119,7 @@ public final class LocalStack {
         stopAll(started);
         return 1;
       }
+      readyAfterMillis.put(s.name(), (System.nanoTime() - t0) / 1_000_000);
       System.out.printf("  %-9s healthy%n", s.name());
     }
     printWelcome((System.nanoTime() - t0) / 1_000_000);

@@ -1,0 +1,94 @@
+package com.kosmosx.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/** What the figures ran on, and a process's peak resident memory (Linux /proc). */
+final class Machine {
+  private Machine() {}
+
+  static String describe() {
+    String cpu = "unknown CPU";
+    long memKb = 0;
+    try {
+      cpu =
+          Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+              .filter(l -> l.startsWith("model name"))
+              .map(l -> l.substring(l.indexOf(':') + 1).trim())
+              .findFirst()
+              .orElse(cpu);
+      memKb = kb(Files.readString(Path.of("/proc/meminfo")), "MemTotal:");
+    } catch (IOException e) {
+      // not Linux: the description says less
+    }
+    return String.format(
+        java.util.Locale.ROOT,
+        "%s, %d cores, %.0f GB RAM, Java %s",
+        cpu,
+        Runtime.getRuntime().availableProcessors(),
+        memKb / 1024.0 / 1024.0,
+        System.getProperty("java.version"));
+  }
+
+  /** The process's peak resident set (VmHWM), in bytes; 0 if it is not running. */
+  static long peakRssBytes(Optional<ProcessHandle> process) {
+    if (process.isEmpty()) {
+      return 0;
+    }
+    try {
+      return kb(
+              Files.readString(Path.of("/proc", String.valueOf(process.get().pid()), "status")),
+              "VmHWM:")
+          * 1024;
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat; 0 if unknown. */
+  static double cpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", String.valueOf(pid), "stat"));
+      // Fields after the command name (which may hold spaces) start after the last ')'.
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime, stime; USER_HZ 100
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  /** CPU seconds of every process named {@code comm} (PostgreSQL's backends, for instance). */
+  static double cpuSecondsOfAll(String comm) {
+    double total = 0;
+    try (var dirs = Files.list(Path.of("/proc"))) {
+      for (Path d : (Iterable<Path>) dirs::iterator) {
+        String name = d.getFileName().toString();
+        if (!name.chars().allMatch(Character::isDigit)) {
+          continue;
+        }
+        try {
+          if (Files.readString(d.resolve("comm")).trim().equals(comm)) {
+            total += cpuSeconds(Long.parseLong(name));
+          }
+        } catch (IOException e) {
+          // the process ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      return 0;
+    }
+    return total;
+  }
+
+  /** The kB figure on the line starting with {@code field} in a /proc file. */
+  static long kb(String procFile, String field) {
+    for (String line : procFile.split("\n")) {
+      if (line.startsWith(field)) {
+        return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
+      }
+    }
+    return 0;
+  }
+}
