@@ -152,3 +152,9 @@ CREATE TABLE usage_rollups (
   updated_at       timestamptz NOT NULL
 );
 CREATE INDEX usage_rollups_period ON usage_rollups (period, period_start, account_id);
+
+--changeset kosmosx:7-submit-path
+-- Rate-limit counters are per-minute scratch data: unlogged, so a submission's counter update
+-- writes no WAL and waits for no flush. After a PostgreSQL crash the table is empty, which only
+-- forgives the current window.
+ALTER TABLE rate_limits SET UNLOGGED;

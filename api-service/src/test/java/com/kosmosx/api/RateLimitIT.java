@@ -126,6 +126,15 @@ class RateLimitIT {
     assertThat(retryAfter).isBetween(1L, 60L);
     assertThat(limited.headers().firstValue("RateLimit-Remaining")).hasValue("0");
     assertThat(limited.headers().firstValue("RateLimit-Limit")).hasValue("40");
+    // The counters are scratch data: unlogged, so counting a hit writes no WAL (migration 7).
+    try (var c = java.sql.DriverManager.getConnection(a.jdbcUrl(), "postgres", "");
+        var rs =
+            c.createStatement()
+                .executeQuery(
+                    "SELECT relpersistence FROM pg_class WHERE relname = 'rate_limits'")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).isEqualTo("u");
+    }
   }
 
   @Test

@@ -165,7 +165,7 @@ public final class JobService {
                   return new Submitted(first.get().jobId(), null, first.get().response());
                 }
               }
-              if (dao.countUnfinished(caller.accountId()) >= maxUnfinishedJobs) {
+              if (dao.countUnfinished(caller.accountId(), maxUnfinishedJobs) >= maxUnfinishedJobs) {
                 throw ApiProblem.tooMany(
                     "too_many_pending_jobs",
                     "This account has "

@@ -83,9 +83,11 @@ public interface JobDao {
   @SqlQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(:accountId))) AS locked")
   int lockAccount(String accountId);
 
+  /** Unfinished jobs, counted up to {@code cap} (the partial index jobs_unfinished serves it). */
   @SqlQuery(
-      "SELECT count(*) FROM jobs WHERE account_id = :accountId AND status IN ('queued', 'running')")
-  int countUnfinished(String accountId);
+      "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE account_id = :accountId"
+          + " AND status IN ('queued', 'running') LIMIT :cap) AS unfinished")
+  int countUnfinished(String accountId, int cap);
 
   /** Erases what a client sent and received; status, times and token counts stay for billing. */
   @SqlUpdate(
