@@ -257,9 +257,9 @@ public final class Bench {
                 key,
                 "Prefer: wait=10",
                 "{\"type\":\"text\",\"input\":{\"prompt\":\"Hello\",\"max_tokens\":1}}");
-        System.out.println("\n[pipeline] warm-up: 1-token jobs at 20/s for 15 s...");
+        System.out.println("\n[pipeline] warm-up: 1-token jobs at 20/s for 25 s...");
         System.out.println(
-            "  " + pipelineAt(stack, layout, port, waitJob, 20, Duration.ofSeconds(15)).load());
+            "  " + pipelineAt(stack, layout, port, waitJob, 20, Duration.ofSeconds(25)).load());
         Map<String, Double> idle0 = cpu(stack);
         Thread.sleep(5_000);
         Map<String, Object> idle = new LinkedHashMap<>();
