@@ -53,7 +53,11 @@ public final class JobEventProjector extends TopicFollower {
       }
     }
     if (!events.isEmpty()) {
-      jdbi.useTransaction(h -> events.forEach(e -> apply(h, e)));
+      jdbi.useTransaction(
+          h -> {
+            JobDao dao = h.attach(JobDao.class); // one SqlObject for the poll, not one per event
+            events.forEach(e -> apply(h, dao, e));
+          });
     }
   }
 
@@ -89,11 +93,10 @@ public final class JobEventProjector extends TopicFollower {
    * waiting on this job ({@code Prefer: wait}) on every API instance.
    */
   public void apply(JobEvent e) {
-    jdbi.useTransaction(h -> apply(h, e));
+    jdbi.useTransaction(h -> apply(h, h.attach(JobDao.class), e));
   }
 
-  private void apply(org.jdbi.v3.core.Handle h, JobEvent e) {
-    JobDao dao = h.attach(JobDao.class);
+  private void apply(org.jdbi.v3.core.Handle h, JobDao dao, JobEvent e) {
     int changed =
         switch (e.kind()) {
           case STARTED -> dao.markStarted(e.jobId(), e.at());

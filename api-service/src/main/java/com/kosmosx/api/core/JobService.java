@@ -247,6 +247,12 @@ public final class JobService {
   }
 
   /** The caller's job row (404 for another account's job). */
+  /** Whether the caller's job has ended; false if there is no such job. */
+  public boolean ended(Caller caller, String jobId) {
+    return jdbi.withExtension(JobDao.class, dao -> dao.ended(jobId, caller.accountId()))
+        .orElse(false);
+  }
+
   public JobRow rowOf(Caller caller, String jobId) {
     return row(caller, jobId);
   }

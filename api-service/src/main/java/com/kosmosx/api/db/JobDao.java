@@ -3,7 +3,7 @@ package com.kosmosx.api.db;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import org.jdbi.v3.sqlobject.config.RegisterConstructorMapper;
+import org.jdbi.v3.sqlobject.config.RegisterRowMapper;
 import org.jdbi.v3.sqlobject.statement.SqlQuery;
 import org.jdbi.v3.sqlobject.statement.SqlUpdate;
 
@@ -11,7 +11,7 @@ import org.jdbi.v3.sqlobject.statement.SqlUpdate;
  * Job rows. Updates from job events are guarded by status so that a replayed or duplicated event
  * never moves a job backwards or overwrites its first terminal result.
  */
-@RegisterConstructorMapper(JobRow.class)
+@RegisterRowMapper(JobRow.Mapper.class)
 public interface JobDao {
   String COLUMNS =
       "id, account_id, type, status, lane, input::text AS input, output::text AS output, "
@@ -37,6 +37,12 @@ public interface JobDao {
 
   @SqlQuery("SELECT " + COLUMNS + " FROM jobs WHERE id = :id")
   Optional<JobRow> findById(String id);
+
+  /** Whether the account's job has ended (the waiting submit's check, without reading the row). */
+  @SqlQuery(
+      "SELECT status IN ('succeeded', 'failed', 'canceled') FROM jobs"
+          + " WHERE id = :id AND account_id = :accountId")
+  Optional<Boolean> ended(String id, String accountId);
 
   /** The row, locked until the transaction ends (cancel decides on it). */
   @SqlQuery(

@@ -175,8 +175,7 @@ public final class JobResource {
               }
             });
     // The job may have ended before the waiter was registered.
-    JobRow row = jobs.rowOf(caller, job.id());
-    if (row.terminal()) {
+    if (jobs.ended(caller, job.id())) {
       waiters.ended(job.id());
     }
   }

@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.TopicPartition;
@@ -77,6 +78,29 @@ class JobEventProjectorIT {
                         .mapTo(Integer.class)
                         .one()))
         .isEqualTo(1);
+
+    // Read back through the DAO's hand-written row mapper: values, nulls and times.
+    com.kosmosx.api.db.JobRow a =
+        jdbi.withExtension(com.kosmosx.api.db.JobDao.class, d -> d.findById("job_a")).orElseThrow();
+    assertThat(a.terminal()).isTrue();
+    assertThat(a.inputTokens()).isEqualTo(3);
+    assertThat(a.output()).contains("hi");
+    assertThat(a.startedAt().toInstant()).isEqualTo(t);
+    assertThat(a.completedAt().toInstant()).isEqualTo(t.plusMillis(5));
+    com.kosmosx.api.db.JobRow c =
+        jdbi.withExtension(com.kosmosx.api.db.JobDao.class, d -> d.find("job_c", "acc_p"))
+            .orElseThrow();
+    assertThat(c.inputTokens()).isNull();
+    assertThat(c.startedAt()).isNull();
+    assertThat(c.terminal()).isFalse();
+    assertThat(
+            jdbi.<Optional<Boolean>, com.kosmosx.api.db.JobDao, RuntimeException>withExtension(
+                com.kosmosx.api.db.JobDao.class, d -> d.ended("job_a", "acc_p")))
+        .hasValue(true);
+    assertThat(
+            jdbi.<Optional<Boolean>, com.kosmosx.api.db.JobDao, RuntimeException>withExtension(
+                com.kosmosx.api.db.JobDao.class, d -> d.ended("job_a", "acc_x")))
+        .isEmpty();
 
     // The same poll again (a crash before the offsets were committed): nothing changes twice.
     projector.apply(new ConsumerRecords<>(Map.of(tp, poll), Map.of()));
