@@ -81,13 +81,17 @@ public final class CrashLedger {
     write();
   }
 
-  /** The batch ended (every job committed): nothing is in flight, and its jobs are forgiven. */
+  /**
+   * The batch ended (every job committed): nothing is in flight, and its jobs are forgiven. Not
+   * synced: a killed process's write survives in the page cache; after a machine crash the batch's
+   * jobs would count one crash each, but they are committed and never come back.
+   */
   public void end() {
     for (String id : inFlight) {
       crashes.remove(id);
     }
     inFlight = List.of();
-    write();
+    write(false);
   }
 
   /**
@@ -98,7 +102,12 @@ public final class CrashLedger {
    * and then metering's dedup by job id still bills once.
    */
   public void settled(String jobId) {
-    settled.add(jobId);
+    settled(List.of(jobId));
+  }
+
+  /** As {@link #settled(String)} for the jobs of one commit, with one write. */
+  public void settled(java.util.Collection<String> jobIds) {
+    settled.addAll(jobIds);
     while (settled.size() > SETTLED_MEMORY) {
       settled.remove(settled.iterator().next());
     }

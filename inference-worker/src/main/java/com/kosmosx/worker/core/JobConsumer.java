@@ -474,10 +474,10 @@ public final class JobConsumer implements Managed {
           List<Ended> group = List.copyOf(step);
           step.clear(); // if the commit fails, the loop restarts and these jobs run again
           commitEnded(c, p, group);
+          if (ledger != null) {
+            ledger.settled(group.stream().map(e -> e.terminal().jobId()).toList());
+          }
           for (Ended e : group) {
-            if (ledger != null) {
-              ledger.settled(e.terminal().jobId());
-            }
             jobsDone++;
             LOG.info(
                 "job {} {} in {} ms (batch of {}, committed with {} other(s))",

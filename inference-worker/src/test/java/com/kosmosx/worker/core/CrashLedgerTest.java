@@ -53,6 +53,19 @@ class CrashLedgerTest {
   }
 
   @Test
+  void theJobsOfOneCommitAreSettledTogether() throws Exception {
+    Path file = dir.resolve("w3.json");
+    CrashLedger ledger = new CrashLedger(file);
+    ledger.begin(List.of("job_1", "job_2", "job_3"));
+    ledger.settled(List.of("job_1", "job_2"));
+    CrashLedger after = new CrashLedger(file); // killed before job_3 ended
+    assertThat(after.isSettled("job_1")).isTrue();
+    assertThat(after.isSettled("job_2")).isTrue();
+    assertThat(after.crashes("job_1")).isZero();
+    assertThat(after.crashes("job_3")).isEqualTo(1);
+  }
+
+  @Test
   void aDamagedFileStartsAfresh() throws Exception {
     Path file = dir.resolve("w.json");
     Files.writeString(file, "{not json");
