@@ -45,6 +45,16 @@ public final class ImageNormalizer {
   static final long MAX_PIXELS = 50_000_000L;
 
   static final int MAX_SIDE = 512;
+
+  /**
+   * Megapixels being decoded at once, across requests: a full decode of the largest accepted image
+   * (50 MP) takes about 200 MB of heap, so concurrent uploads wait their turn instead of running
+   * the API (384 MB heap in the local stack) out of memory. Small images pass several at a time.
+   */
+  static final int DECODE_BUDGET_MEGAPIXELS = 50;
+
+  private static final java.util.concurrent.Semaphore DECODING =
+      new java.util.concurrent.Semaphore(DECODE_BUDGET_MEGAPIXELS, true);
   static final int MAX_PNG_BYTES = 512 * 1024;
   private static final Set<String> FORMATS = Set.of("jpeg", "png", "gif", "bmp", "webp");
 
@@ -85,6 +95,7 @@ public final class ImageNormalizer {
     BufferedImage image;
     int width;
     int height;
+    int permits = 0;
     try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
       Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
       if (!readers.hasNext()) {
@@ -113,18 +124,39 @@ public final class ImageNormalizer {
                   + MAX_PIXELS
                   + " pixels are accepted.");
         }
+        permits = megapixels(width, height);
+        DECODING.acquireUninterruptibly(permits);
         image = reader.read(0);
       } finally {
         reader.dispose();
       }
     } catch (ApiProblem e) {
+      DECODING.release(permits);
       throw e;
     } catch (IOException | RuntimeException | OutOfMemoryError e) {
+      DECODING.release(permits);
       throw invalid("The image cannot be decoded (" + format(e) + ").");
     }
-    BufferedImage small = downscale(image);
+    BufferedImage small;
+    try {
+      small = downscale(image);
+    } finally {
+      image = null;
+      DECODING.release(permits);
+    }
     return new ImageInput(
         Base64.getEncoder().encodeToString(encode(small)), width, height, format, sha256(bytes));
+  }
+
+  /** Megapixels of decode budget free now (tests check that every path returns its share). */
+  static int decodeBudgetAvailable() {
+    return DECODING.availablePermits();
+  }
+
+  /** Decode-budget permits for an image: its megapixels, rounded up, within the budget. */
+  static int megapixels(int width, int height) {
+    long mp = ((long) width * height + 999_999) / 1_000_000;
+    return (int) Math.max(1, Math.min(DECODE_BUDGET_MEGAPIXELS, mp));
   }
 
   private static String format(Throwable e) {

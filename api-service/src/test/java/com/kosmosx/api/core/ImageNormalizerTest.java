@@ -167,4 +167,42 @@ class ImageNormalizerTest {
               assertThat(p.code()).isEqualTo("invalid_image");
             });
   }
+
+  @Test
+  void decodingSharesAMegapixelBudgetAndEveryPathReturnsItsShare() throws Exception {
+    assertThat(ImageNormalizer.megapixels(1, 1)).isEqualTo(1);
+    assertThat(ImageNormalizer.megapixels(1000, 1000)).isEqualTo(1);
+    assertThat(ImageNormalizer.megapixels(1001, 1000)).isEqualTo(2);
+    assertThat(ImageNormalizer.megapixels(50_000, 1_000))
+        .isEqualTo(ImageNormalizer.DECODE_BUDGET_MEGAPIXELS);
+    byte[] png = encode(picture(1600, 1200), "png");
+    byte[] corrupt = java.util.Arrays.copyOf(png, png.length / 2);
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+    try {
+      java.util.List<java.util.concurrent.Future<?>> runs = new java.util.ArrayList<>();
+      for (int i = 0; i < 16; i++) {
+        byte[] input = i % 4 == 0 ? corrupt : png;
+        runs.add(
+            pool.submit(
+                () -> {
+                  try {
+                    return normalizer.normalize(input);
+                  } catch (ApiProblem e) {
+                    return e;
+                  }
+                }));
+      }
+      int decoded = 0;
+      for (var r : runs) {
+        if (r.get(60, java.util.concurrent.TimeUnit.SECONDS) instanceof ImageInput) {
+          decoded++;
+        }
+      }
+      assertThat(decoded).isEqualTo(12);
+    } finally {
+      pool.shutdown();
+    }
+    assertThat(ImageNormalizer.decodeBudgetAvailable())
+        .isEqualTo(ImageNormalizer.DECODE_BUDGET_MEGAPIXELS);
+  }
 }
