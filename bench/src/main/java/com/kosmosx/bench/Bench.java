@@ -5,11 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.kosmosx.contracts.Json;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.localstack.LocalStack;
+import com.kosmosx.localstack.StackAccounts;
 import com.kosmosx.localstack.StackLayout;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,8 +56,6 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  */
 public final class Bench {
   private static final ObjectMapper JSON = Json.mapper();
-  private static final HttpClient HTTP =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   /** Kafka hops between submit and a visible result: jobs topic, job-events topic. */
   static final int KAFKA_HOPS = 2;
@@ -237,10 +233,10 @@ public final class Bench {
               "<= 30 s",
               met(coldS <= 30)));
 
-      String key = newKey(layout);
+      String key = StackAccounts.newKey(layout, "bench");
       List<String> keys = new ArrayList<>();
       for (int i = 0; i < 64; i++) {
-        keys.add(newKey(layout));
+        keys.add(StackAccounts.newKey(layout, "bench"));
       }
       int port = URI.create(layout.apiUrl()).getPort();
 
@@ -612,26 +608,6 @@ public final class Bench {
       m.put("running_p99_ms", round(rs.getDouble(4) * 1000));
     }
     return m;
-  }
-
-  /** A new account's API key. */
-  private static String newKey(StackLayout layout) throws Exception {
-    String user = "bench" + UUID.randomUUID().toString().substring(0, 8);
-    HttpResponse<String> r =
-        HTTP.send(
-            HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/v1/accounts"))
-                .header("Content-Type", "application/json")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"username\":\""
-                            + user
-                            + "\",\"email\":\"bench@example.com\",\"password\":\"long enough pw\"}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
-    if (r.statusCode() != 201) {
-      throw new IllegalStateException("account creation: " + r.statusCode() + " " + r.body());
-    }
-    return JSON.readTree(r.body()).path("api_key").path("key").asText();
   }
 
   /** The size of a submitted 1-token job's message on the shared jobs topic. */

@@ -87,7 +87,7 @@ public final class Soak {
       if (stack.up(true) != 0) {
         throw new IllegalStateException("the stack did not start");
       }
-      String key = newKey(layout);
+      String key = StackAccounts.newKey(layout, "soak");
       Set<String> accepted = ConcurrentHashMap.newKeySet();
       AtomicInteger kills = new AtomicInteger();
       AtomicInteger next = new AtomicInteger();
@@ -192,22 +192,6 @@ public final class Soak {
       stack.down();
     }
     System.exit(rc);
-  }
-
-  private static String newKey(StackLayout layout) throws Exception {
-    String user = "soak" + UUID.randomUUID().toString().substring(0, 8);
-    HttpResponse<String> r =
-        HTTP.send(
-            HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/v1/accounts"))
-                .header("Content-Type", "application/json")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"username\":\""
-                            + user
-                            + "\",\"email\":\"s@example.com\",\"password\":\"long enough pw\"}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
-    return JSON.readTree(r.body()).path("api_key").path("key").asText();
   }
 
   /**

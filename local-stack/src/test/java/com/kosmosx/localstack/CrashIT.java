@@ -58,7 +58,7 @@ class CrashIT {
     receiver.start();
     try {
       assertThat(stack.up(true)).isZero();
-      String key = newKey(layout);
+      String key = StackAccounts.newKey(layout, "crash");
 
       // A job whose prompt takes the worker seconds to prefill: killed in the middle of it.
       String prompt = "The quick brown fox jumps over the lazy dog. ".repeat(750);
@@ -153,23 +153,6 @@ class CrashIT {
       receiver.stop(0);
       stack.down();
     }
-  }
-
-  private static String newKey(StackLayout layout) throws Exception {
-    String user = "crash" + UUID.randomUUID().toString().substring(0, 8);
-    HttpResponse<String> r =
-        HTTP.send(
-            HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/v1/accounts"))
-                .header("Content-Type", "application/json")
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"username\":\""
-                            + user
-                            + "\",\"email\":\"c@example.com\",\"password\":\"long enough pw\"}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
-    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
-    return JSON.readTree(r.body()).path("api_key").path("key").asText();
   }
 
   private static String submit(StackLayout layout, String key, String body) throws Exception {

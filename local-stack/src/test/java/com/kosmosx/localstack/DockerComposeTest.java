@@ -34,10 +34,11 @@ class DockerComposeTest {
           "worker", "com.kosmosx.worker.WorkerApplication",
           "metering", "com.kosmosx.metering.MeteringApplication");
 
-  /** Read by the JVM, DJL or libtorch rather than by our YAML. */
+  /** Read by the JVM, glibc, DJL or libtorch rather than by our YAML. */
   private static final Set<String> PLATFORM_VARS =
       Set.of(
           "JAVA_TOOL_OPTIONS",
+          "MALLOC_ARENA_MAX",
           "DJL_OFFLINE",
           "OPT_OUT_TRACKING",
           "DJL_CACHE_DIR",
