@@ -198,20 +198,6 @@ public final class PlanService {
                 > 0);
   }
 
-  /** The lane a new job of this product runs on now. */
-  static String laneFor(Handle h, String accountId, JobType product, Instant now) {
-    return h.createQuery(
-            "SELECT plan, lane FROM account_plans WHERE account_id = :a AND product = :p "
-                + "AND effective_from <= :today ORDER BY effective_from DESC LIMIT 1")
-        .bind("a", accountId)
-        .bind("p", product.wire())
-        .bind("today", LocalDate.ofInstant(now, ZoneOffset.UTC))
-        .map((rs, ctx) -> "dedicated".equals(rs.getString("plan")) ? rs.getString("lane") : null)
-        .findOne()
-        .filter(java.util.Objects::nonNull)
-        .orElse(Topics.SHARED_LANE);
-  }
-
   private static Map<String, Object> view(AccountPlan p) {
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("account_id", p.accountId());

@@ -18,19 +18,25 @@ public interface JobDao {
           + "metadata::text AS metadata, webhook::text AS webhook, input_tokens, output_tokens, "
           + "images, error_code, error_message, created_at, started_at, completed_at";
 
-  @SqlUpdate(
-      "INSERT INTO jobs (id, account_id, type, status, lane, input, metadata, webhook, created_at) "
-          + "VALUES (:id, :accountId, :type, 'queued', :lane, CAST(:input AS jsonb), "
-          + "CAST(:metadata AS jsonb), CAST(:webhook AS jsonb), :createdAt)")
-  void insert(
-      String id,
-      String accountId,
-      String type,
-      String lane,
-      String input,
-      String metadata,
-      String webhook,
-      Instant createdAt);
+  /**
+   * A submission's admission in one round trip, run after the account lock (so it sees every
+   * earlier submitter's commit): the account's unfinished jobs counted up to :cap, and the lane of
+   * a dedicated plan in force for :product on :today (null: the shared lane).
+   */
+  String ADMISSION =
+      "SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE account_id = :accountId"
+          + "   AND status IN ('queued', 'running') LIMIT :cap) AS unfinished),"
+          + " (SELECT CASE WHEN plan = 'dedicated' THEN lane END FROM account_plans"
+          + "   WHERE account_id = :accountId AND product = :product AND effective_from <= :today"
+          + "   ORDER BY effective_from DESC LIMIT 1)";
+
+  /** The job row and its outbox message in one statement (one round trip). */
+  String INSERT_WITH_MESSAGE =
+      "WITH job AS (INSERT INTO jobs (id, account_id, type, status, lane, input, metadata,"
+          + " webhook, created_at) VALUES (:id, :accountId, :type, 'queued', :lane,"
+          + " CAST(:input AS jsonb), CAST(:metadata AS jsonb), CAST(:webhook AS jsonb), :createdAt)"
+          + " RETURNING id)"
+          + " INSERT INTO outbox (topic, msg_key, payload) SELECT :topic, id, :payload FROM job";
 
   @SqlQuery("SELECT " + COLUMNS + " FROM jobs WHERE id = :id AND account_id = :accountId")
   Optional<JobRow> find(String id, String accountId);
@@ -84,16 +90,6 @@ public interface JobDao {
   @SqlUpdate(
       "UPDATE jobs SET cancel_requested_at = :at WHERE id = :id AND cancel_requested_at IS NULL")
   int markCancelRequested(String id, Instant at);
-
-  /** Serialises submissions of one account until the transaction ends. */
-  @SqlQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(:accountId))) AS locked")
-  int lockAccount(String accountId);
-
-  /** Unfinished jobs, counted up to {@code cap} (the partial index jobs_unfinished serves it). */
-  @SqlQuery(
-      "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE account_id = :accountId"
-          + " AND status IN ('queued', 'running') LIMIT :cap) AS unfinished")
-  int countUnfinished(String accountId, int cap);
 
   /** Erases what a client sent and received; status, times and token counts stay for billing. */
   @SqlUpdate(
