@@ -586,21 +586,20 @@ public final class Bench {
     try (var c =
             java.sql.DriverManager.getConnection(
                 layout.jdbcUrl(), com.kosmosx.platform.EmbeddedPostgresServer.USER, "");
-        var rs =
-            c.createStatement()
-                .executeQuery(
-                    "SELECT"
-                        + " percentile_cont(0.5) WITHIN GROUP (ORDER BY"
-                        + "  extract(epoch FROM started_at - created_at)),"
-                        + " percentile_cont(0.99) WITHIN GROUP (ORDER BY"
-                        + "  extract(epoch FROM started_at - created_at)),"
-                        + " percentile_cont(0.5) WITHIN GROUP (ORDER BY"
-                        + "  extract(epoch FROM completed_at - started_at)),"
-                        + " percentile_cont(0.99) WITHIN GROUP (ORDER BY"
-                        + "  extract(epoch FROM completed_at - started_at))"
-                        + " FROM jobs WHERE status = 'succeeded' AND created_at >= '"
-                        + from
-                        + "'")) {
+        var ps =
+            c.prepareStatement(
+                "SELECT"
+                    + " percentile_cont(0.5) WITHIN GROUP (ORDER BY"
+                    + "  extract(epoch FROM started_at - created_at)),"
+                    + " percentile_cont(0.99) WITHIN GROUP (ORDER BY"
+                    + "  extract(epoch FROM started_at - created_at)),"
+                    + " percentile_cont(0.5) WITHIN GROUP (ORDER BY"
+                    + "  extract(epoch FROM completed_at - started_at)),"
+                    + " percentile_cont(0.99) WITHIN GROUP (ORDER BY"
+                    + "  extract(epoch FROM completed_at - started_at))"
+                    + " FROM jobs WHERE status = 'succeeded' AND created_at >= ?")) {
+      ps.setTimestamp(1, java.sql.Timestamp.from(from));
+      java.sql.ResultSet rs = ps.executeQuery();
       rs.next();
       m.put("queued_p50_ms", round(rs.getDouble(1) * 1000));
       m.put("queued_p99_ms", round(rs.getDouble(2) * 1000));

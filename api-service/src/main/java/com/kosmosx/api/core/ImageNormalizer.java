@@ -141,7 +141,6 @@ public final class ImageNormalizer {
     try {
       small = downscale(image);
     } finally {
-      image = null;
       DECODING.release(permits);
     }
     return new ImageInput(

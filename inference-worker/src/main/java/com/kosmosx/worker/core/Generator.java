@@ -210,6 +210,7 @@ public final class Generator {
     }
     for (State s : unfinished) {
       run(requests, List.of(s.index), listener);
+      listener.stepEnded(); // each rerun's end is committed as it ends, not with the last one's
     }
   }
 

@@ -240,6 +240,9 @@ class GeneratorTest {
     assertThat(r.done.get(0).text()).isEqualTo("ab");
     assertThat(r.failed).containsOnlyKeys(1);
     assertThat(r.failed.get(1)).hasMessageContaining("out of memory");
+    // Rerun one by one, each ends in a group of its own, as soon as it ends.
+    assertThat(r.steps.stream().filter(step -> !step.isEmpty()))
+        .containsExactly(List.of(0), List.of(1), List.of(2));
   }
 
   @Test
