@@ -101,8 +101,10 @@ public final class JobRunner {
         indexOf.add(i);
       }
     }
+    if (requests.size() < jobs.size()) {
+      stepEnded.run(); // jobs that cannot run end now, not after the batch's first decode step
+    }
     if (requests.isEmpty()) {
-      stepEnded.run();
       return;
     }
     generator.generate(

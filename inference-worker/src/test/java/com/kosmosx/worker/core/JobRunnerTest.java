@@ -91,4 +91,19 @@ class JobRunnerTest {
     assertThat(runner(new GeneratorTest.ScriptedModel(10), 100).run(image).error().code())
         .isEqualTo("unsupported_job_type");
   }
+
+  @Test
+  void aJobThatCannotRunEndsBeforeItsBatchDecodes() {
+    // "abcdefgh" with max_tokens 5 is over the 10-token context: it fails at preparation and its
+    // group is handed over before the other job's first decode step.
+    java.util.List<String> events = new java.util.ArrayList<>();
+    runner(new GeneratorTest.ScriptedModel(10, 11, 12, 2), 10)
+        .run(
+            java.util.List.of(text("abcdefgh", 5), text("ab", 3)),
+            (i, o) -> events.add("done " + i + " " + (o.succeeded() ? "ok" : o.error().code())),
+            () -> events.add("step"));
+    assertThat(events.subList(0, 2)).containsExactly("done 0 context_length_exceeded", "step");
+    assertThat(events).contains("done 1 ok");
+    assertThat(events.get(events.size() - 1)).isEqualTo("step");
+  }
 }
