@@ -5,7 +5,12 @@ import java.util.Map;
 
 /** {@code POST /v1/jobs} body. Unknown fields are refused (400), as are mistyped ones. */
 public record SubmitJobRequest(
-    String type, Input input, Webhook webhook, Map<String, String> metadata) {
+    String type,
+    Input input,
+    Webhook webhook,
+    @com.fasterxml.jackson.databind.annotation.JsonDeserialize(
+            using = com.kosmosx.api.errors.BorderJson.BoundedStringMap.class)
+        Map<String, String> metadata) {
 
   /**
    * Where to deliver job events (Standard Webhooks); events: {@code started}, {@code completed}.

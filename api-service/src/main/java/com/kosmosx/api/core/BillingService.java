@@ -72,27 +72,52 @@ public final class BillingService {
     this.prices = prices;
   }
 
+  static final int MIN_YEAR = 1970;
+  static final int MAX_YEAR = 9999;
+
   public static LocalDate date(String value, String field) {
     if (value == null) {
       throw ApiProblem.validation(
           "Query parameter '" + field + "' is required (YYYY-MM-DD).", field);
     }
+    LocalDate date;
     try {
-      return LocalDate.parse(value);
+      date = LocalDate.parse(value);
     } catch (DateTimeParseException e) {
       throw ApiProblem.validation("Query parameter '" + field + "' is a date, YYYY-MM-DD.", field);
     }
+    // Dates past year 9999 parse (ISO's expanded years) but overflow the arithmetic on them and
+    // the database's range: refuse them here rather than fail later.
+    if (date.getYear() < MIN_YEAR || date.getYear() > MAX_YEAR) {
+      throw ApiProblem.validation(
+          "Query parameter '"
+              + field
+              + "' is a date between "
+              + MIN_YEAR
+              + " and "
+              + MAX_YEAR
+              + ".",
+          field);
+    }
+    return date;
   }
 
   public static YearMonth month(String value) {
     if (value == null) {
       throw ApiProblem.validation("Query parameter 'month' is required (YYYY-MM).", "month");
     }
+    YearMonth month;
     try {
-      return YearMonth.parse(value);
+      month = YearMonth.parse(value);
     } catch (DateTimeParseException e) {
       throw ApiProblem.validation("Query parameter 'month' is YYYY-MM.", "month");
     }
+    if (month.getYear() < MIN_YEAR || month.getYear() > MAX_YEAR) {
+      throw ApiProblem.validation(
+          "Query parameter 'month' is between " + MIN_YEAR + "-01 and " + MAX_YEAR + "-12.",
+          "month");
+    }
+    return month;
   }
 
   /** Usage rows per period, oldest first; {@code accountId} null means every account. */

@@ -2,6 +2,7 @@ package com.kosmosx.api.core;
 
 import com.kosmosx.api.api.SubmitJobRequest;
 import com.kosmosx.api.errors.ApiProblem;
+import com.kosmosx.api.errors.BorderJson;
 import com.kosmosx.contracts.ImageInput;
 import com.kosmosx.contracts.JobInput;
 import java.util.List;
@@ -18,9 +19,11 @@ public final class JobValidator {
   static final int MAX_PROMPT_CHARS = 200_000;
   static final int MAX_STOP_SEQUENCES = 4;
   static final int MAX_STOP_CHARS = 64;
-  static final int MAX_METADATA_KEYS = 16;
-  static final int MAX_METADATA_KEY_CHARS = 40;
-  static final int MAX_METADATA_VALUE_CHARS = 500;
+  // The same bounds the REST reader enforces while the body streams; checked here too for
+  // requests built in code (the seed route, multipart parts, tests).
+  static final int MAX_METADATA_KEYS = BorderJson.BoundedStringMap.MAX_ENTRIES;
+  static final int MAX_METADATA_KEY_CHARS = BorderJson.BoundedStringMap.MAX_KEY_CHARS;
+  static final int MAX_METADATA_VALUE_CHARS = BorderJson.BoundedStringMap.MAX_VALUE_CHARS;
 
   /** Prompt of an image job that gives none: Kosmos-2's captioning prompt. */
   static final String DEFAULT_IMAGE_PROMPT = "An image of";
@@ -121,10 +124,11 @@ public final class JobValidator {
       throw ApiProblem.validation("Field 'input.prompt' contains a NUL character.", "input.prompt");
     }
     int maxTokens = in.maxTokens() == null ? defaultMaxTokens : in.maxTokens();
-    if (maxTokens < 1 || maxTokens > maxContextTokens) {
+    // Only the lower bound is a field error: a max_tokens past the context is reported with the
+    // prompt's size below, as context_length_exceeded, so the client learns what fits.
+    if (maxTokens < 1) {
       throw ApiProblem.validation(
-          "Field 'input.max_tokens' must be between 1 and " + maxContextTokens + ".",
-          "input.max_tokens");
+          "Field 'input.max_tokens' must be at least 1.", "input.max_tokens");
     }
     Double temperature = in.temperature();
     if (temperature != null && (temperature.isNaN() || temperature < 0 || temperature > 2)) {
@@ -151,7 +155,7 @@ public final class JobValidator {
       stop = List.copyOf(stop);
     }
     int promptTokens = tokens.applyAsInt(prompt);
-    if (promptTokens + maxTokens > maxContextTokens) {
+    if ((long) promptTokens + maxTokens > maxContextTokens) {
       throw new ApiProblem(
           400,
           "context_length_exceeded",

@@ -98,6 +98,11 @@ public final class PlanService {
         throw ApiProblem.validation(
             "Field 'effective_from' is a date, YYYY-MM-01.", e.getKey() + ".effective_from");
       }
+      if (from.getYear() > 9999) {
+        throw ApiProblem.validation(
+            "Field 'effective_from' is a date before the year 10000.",
+            e.getKey() + ".effective_from");
+      }
       if (from.getDayOfMonth() != 1 || from.isBefore(thisMonth)) {
         throw ApiProblem.validation(
             "Plans change on the first day of a month, from the current month ("

@@ -39,7 +39,9 @@ public final class JsonProblemMapper implements ExceptionMapper<JsonProcessingEx
     if (e instanceof JsonMappingException m) {
       String field = path(m);
       String detail;
-      if (e instanceof UnrecognizedPropertyException u) {
+      if (e instanceof BorderJson.Refused) {
+        detail = e.getOriginalMessage();
+      } else if (e instanceof UnrecognizedPropertyException u) {
         detail = "Unknown field '" + field + "'.";
       } else if (e instanceof ValueInstantiationException v && v.getCause() != null) {
         detail = safe(v.getCause().getMessage());

@@ -56,7 +56,6 @@ class JobValidatorTest {
     assertField(text(prompt("a\u0000b", 1)), "input.prompt");
     assertField(text(prompt("x".repeat(200_001), 1)), "input.prompt");
     assertField(text(prompt("x", 0)), "input.max_tokens");
-    assertField(text(prompt("x", 20_001)), "input.max_tokens");
     assertField(
         text(new SubmitJobRequest.Input("x", 1, 2.5, null, null, null, null, null)),
         "input.temperature");
@@ -90,6 +89,22 @@ class JobValidatorTest {
                   .containsEntry("prompt_tokens", 19_000)
                   .containsEntry("max_tokens", 1_001);
             });
+  }
+
+  @Test
+  void aMaxTokensPastTheWholeContextIsContextLengthExceededWithTheNumbers() {
+    for (int maxTokens : new int[] {20_001, 30_000, Integer.MAX_VALUE}) {
+      assertThatThrownBy(() -> validator.validate(text(prompt("x", maxTokens))))
+          .isInstanceOfSatisfying(
+              ApiProblem.class,
+              p -> {
+                assertThat(p.status()).isEqualTo(400);
+                assertThat(p.code()).isEqualTo("context_length_exceeded");
+                assertThat(p.extensions())
+                    .containsEntry("max_context_tokens", 20_000)
+                    .containsEntry("max_tokens", maxTokens);
+              });
+    }
   }
 
   private void assertField(SubmitJobRequest request, String field) {
