@@ -19,7 +19,9 @@ import java.util.Map;
 import java.util.Set;
 import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.ImageWriteParam;
 import javax.imageio.ImageWriter;
 import javax.imageio.stream.ImageInputStream;
@@ -47,14 +49,27 @@ public final class ImageNormalizer {
   static final int MAX_SIDE = 512;
 
   /**
-   * Megapixels being decoded at once, across requests: a full decode of the largest accepted image
-   * (50 MP) takes about 200 MB of heap, so concurrent uploads wait their turn instead of running
-   * the API (384 MB heap in the local stack) out of memory. Small images pass several at a time.
+   * Bytes of decoded pixels held at once, across requests. The cost of a decode is its pixels times
+   * bit depth times channels (a 16-bit RGBA pixel is 8 bytes, so a 49-megapixel PNG of that kind
+   * would be 392 MB), so the budget is in bytes, not megapixels. Decoding is subsampled to about
+   * twice the stored side ({@link #decodePlan}), which keeps most images far below it; an image
+   * whose decode would still not fit the whole budget is refused.
    */
-  static final int DECODE_BUDGET_MEGAPIXELS = 50;
+  static final long DECODE_BUDGET_BYTES = 96L * 1024 * 1024;
+
+  private static final int BUDGET_UNIT = 64 * 1024; // permits are 64 KiB
 
   private static final java.util.concurrent.Semaphore DECODING =
-      new java.util.concurrent.Semaphore(DECODE_BUDGET_MEGAPIXELS, true);
+      new java.util.concurrent.Semaphore((int) (DECODE_BUDGET_BYTES / BUDGET_UNIT), true);
+
+  /** Readers known to honour source subsampling while still reading every row of the file. */
+  private static final Set<String> SUBSAMPLING_READERS =
+      Set.of(
+          "com.sun.imageio.plugins.png.PNGImageReader",
+          "com.sun.imageio.plugins.jpeg.JPEGImageReader",
+          "com.sun.imageio.plugins.gif.GIFImageReader",
+          "com.sun.imageio.plugins.bmp.BMPImageReader");
+
   static final int MAX_PNG_BYTES = 512 * 1024;
   private static final Set<String> FORMATS = Set.of("jpeg", "png", "gif", "bmp", "webp");
 
@@ -124,9 +139,14 @@ public final class ImageNormalizer {
                   + MAX_PIXELS
                   + " pixels are accepted.");
         }
-        permits = megapixels(width, height);
+        DecodePlan plan = decodePlan(reader, width, height);
+        permits = plan.permits();
         DECODING.acquireUninterruptibly(permits);
-        image = reader.read(0);
+        ImageReadParam param = reader.getDefaultReadParam();
+        if (plan.step() > 1) {
+          param.setSourceSubsampling(plan.step(), plan.step(), 0, 0);
+        }
+        image = reader.read(0, param);
       } finally {
         reader.dispose();
       }
@@ -147,15 +167,63 @@ public final class ImageNormalizer {
         Base64.getEncoder().encodeToString(encode(small)), width, height, format, sha256(bytes));
   }
 
-  /** Megapixels of decode budget free now (tests check that every path returns its share). */
-  static int decodeBudgetAvailable() {
-    return DECODING.availablePermits();
+  /** Bytes of decode budget free now (tests check that every path returns its share). */
+  static long decodeBudgetAvailable() {
+    return (long) DECODING.availablePermits() * BUDGET_UNIT;
   }
 
-  /** Decode-budget permits for an image: its megapixels, rounded up, within the budget. */
-  static int megapixels(int width, int height) {
-    long mp = ((long) width * height + 999_999) / 1_000_000;
-    return (int) Math.max(1, Math.min(DECODE_BUDGET_MEGAPIXELS, mp));
+  /** How to decode one image: the subsampling step and the budget it takes. */
+  record DecodePlan(int step, long bytes, int permits) {}
+
+  /**
+   * Plans the decode of a {@code width}×{@code height} image: with a reader that honours
+   * subsampling, every {@code step}-th pixel of every {@code step}-th row, so the decoded side is
+   * at least twice {@link #MAX_SIDE} (the downscale keeps its quality); the bytes are the decoded
+   * pixels times the bytes one pixel takes in the reader's own image type (bit depth × channels),
+   * or 8 (16-bit RGBA) when the reader does not say. 400 when even that does not fit the budget.
+   */
+  static DecodePlan decodePlan(ImageReader reader, int width, int height) throws IOException {
+    int step = 1;
+    if (SUBSAMPLING_READERS.contains(reader.getClass().getName())) {
+      step = Math.max(1, Math.max(width, height) / (2 * MAX_SIDE));
+    }
+    long w = (width + step - 1) / step;
+    long h = (height + step - 1) / step;
+    long bytes = w * h * bytesPerPixel(reader);
+    if (bytes > DECODE_BUDGET_BYTES) {
+      throw invalid(
+          "The image is "
+              + width
+              + "x"
+              + height
+              + " pixels and would take "
+              + (bytes >> 20)
+              + " MB to decode; at most "
+              + (DECODE_BUDGET_BYTES >> 20)
+              + " MB are allowed. Send it smaller (the model sees 224x224).");
+    }
+    int permits = (int) Math.max(1, (bytes + BUDGET_UNIT - 1) / BUDGET_UNIT);
+    return new DecodePlan(step, bytes, permits);
+  }
+
+  /**
+   * Bytes per decoded pixel: the reader's raw image type's bits over all bands (a 16-bit RGBA PNG
+   * is 8), and at least 4 for the RGB copy the downscale draws into.
+   */
+  static int bytesPerPixel(ImageReader reader) throws IOException {
+    ImageTypeSpecifier type = reader.getRawImageType(0);
+    if (type == null) {
+      Iterator<ImageTypeSpecifier> types = reader.getImageTypes(0);
+      type = types.hasNext() ? types.next() : null;
+    }
+    if (type == null) {
+      return 8;
+    }
+    int bits = 0;
+    for (int size : type.getSampleModel().getSampleSize()) {
+      bits += size;
+    }
+    return Math.max(4, (bits + 7) / 8);
   }
 
   private static String format(Throwable e) {

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-class ImageNormalizerTest {
+public class ImageNormalizerTest {
   private final ImageNormalizer normalizer = new ImageNormalizer();
 
   static BufferedImage picture(int w, int h) {
@@ -168,15 +168,76 @@ class ImageNormalizerTest {
             });
   }
 
+  /**
+   * The PNG that took the API down: 7000 x 7000, 16-bit RGBA, every row zero (381 KB on the wire,
+   * 392 MB decoded in full). Built here, compressed as it streams.
+   */
+  public static byte[] sixteenBitRgbaBomb(int side) throws Exception {
+    ByteBuffer ihdr = ByteBuffer.allocate(13).putInt(side).putInt(side);
+    ihdr.put((byte) 16).put((byte) 6).put((byte) 0).put((byte) 0).put((byte) 0);
+    ByteArrayOutputStream idat = new ByteArrayOutputStream();
+    try (var z =
+        new java.util.zip.DeflaterOutputStream(
+            idat, new java.util.zip.Deflater(java.util.zip.Deflater.BEST_COMPRESSION), 65536)) {
+      byte[] row = new byte[1 + side * 8]; // filter byte 0, then zero samples
+      for (int y = 0; y < side; y++) {
+        z.write(row);
+      }
+    }
+    return concat(
+        concat(
+            concat(
+                new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'},
+                chunk("IHDR", ihdr.array())),
+            chunk("IDAT", idat.toByteArray())),
+        chunk("IEND", new byte[0]));
+  }
+
   @Test
-  void decodingSharesAMegapixelBudgetAndEveryPathReturnsItsShare() throws Exception {
-    assertThat(ImageNormalizer.megapixels(1, 1)).isEqualTo(1);
-    assertThat(ImageNormalizer.megapixels(1000, 1000)).isEqualTo(1);
-    assertThat(ImageNormalizer.megapixels(1001, 1000)).isEqualTo(2);
-    assertThat(ImageNormalizer.megapixels(50_000, 1_000))
-        .isEqualTo(ImageNormalizer.DECODE_BUDGET_MEGAPIXELS);
+  void aSixteenBitRgbaBombDecodesSubsampledWithinTheByteBudget() throws Exception {
+    byte[] bomb = sixteenBitRgbaBomb(7000);
+    assertThat(bomb.length).isLessThan(ImageNormalizer.MAX_BYTES);
+    try (var in = ImageIO.createImageInputStream(new ByteArrayInputStream(bomb))) {
+      var reader = ImageIO.getImageReaders(in).next();
+      reader.setInput(in);
+      // Eight bytes a pixel (16 bits x 4 channels): a full decode would be 392 MB.
+      assertThat(ImageNormalizer.bytesPerPixel(reader)).isEqualTo(8);
+      ImageNormalizer.DecodePlan plan = ImageNormalizer.decodePlan(reader, 7000, 7000);
+      assertThat(plan.step()).isEqualTo(6);
+      assertThat(plan.bytes()).isEqualTo(1167L * 1167 * 8);
+      assertThat(plan.bytes()).isLessThan(ImageNormalizer.DECODE_BUDGET_BYTES);
+      reader.dispose();
+    }
+    long before = ImageNormalizer.decodeBudgetAvailable();
+    ImageInput out = normalizer.normalize(bomb);
+    assertThat(out.width()).isEqualTo(7000);
+    assertThat(out.height()).isEqualTo(7000);
+    assertThat(ImageNormalizer.decodeBudgetAvailable()).isEqualTo(before);
+  }
+
+  @Test
+  void anImageWhoseDecodeCannotFitTheBudgetIsRefusedBeforeDecoding() throws Exception {
+    // WebP's reader does not subsample: a large one is costed at full size.
+    ImageNormalizer.DecodePlan small = ImageNormalizer.decodePlan(webpReader(), 2000, 2000);
+    assertThat(small.step()).isEqualTo(1);
+    assertThat(small.bytes()).isEqualTo(2000L * 2000 * 4);
+    assertThatThrownBy(() -> ImageNormalizer.decodePlan(webpReader(), 7000, 7000))
+        .isInstanceOfSatisfying(
+            ApiProblem.class, p -> assertThat(p.code()).isEqualTo("invalid_image"));
+  }
+
+  private static javax.imageio.ImageReader webpReader() throws Exception {
+    var reader = ImageIO.getImageReadersByFormatName("webp").next();
+    reader.setInput(ImageIO.createImageInputStream(new ByteArrayInputStream(webp())));
+    return reader;
+  }
+
+  @Test
+  void decodingSharesAByteBudgetAndEveryPathReturnsItsShare() throws Exception {
     byte[] png = encode(picture(1600, 1200), "png");
     byte[] corrupt = java.util.Arrays.copyOf(png, png.length / 2);
+    long full = ImageNormalizer.decodeBudgetAvailable();
+    assertThat(full).isEqualTo(ImageNormalizer.DECODE_BUDGET_BYTES);
     var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
     try {
       java.util.List<java.util.concurrent.Future<?>> runs = new java.util.ArrayList<>();
@@ -202,7 +263,6 @@ class ImageNormalizerTest {
     } finally {
       pool.shutdown();
     }
-    assertThat(ImageNormalizer.decodeBudgetAvailable())
-        .isEqualTo(ImageNormalizer.DECODE_BUDGET_MEGAPIXELS);
+    assertThat(ImageNormalizer.decodeBudgetAvailable()).isEqualTo(full);
   }
 }
