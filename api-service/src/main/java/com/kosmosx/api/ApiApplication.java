@@ -38,6 +38,7 @@ import com.kosmosx.api.core.WebhookDeliveries;
 import com.kosmosx.api.core.WebhookUrlPolicy;
 import com.kosmosx.api.errors.ApiProblemMapper;
 import com.kosmosx.api.errors.BodyLimitFilter;
+import com.kosmosx.api.errors.DatabaseProblemMapper;
 import com.kosmosx.api.errors.JsonProblemMapper;
 import com.kosmosx.api.errors.UnexpectedProblemMapper;
 import com.kosmosx.api.errors.WebApplicationProblemMapper;
@@ -61,7 +62,6 @@ import io.dropwizard.core.server.AbstractServerFactory;
 import io.dropwizard.core.setup.Bootstrap;
 import io.dropwizard.core.setup.Environment;
 import io.dropwizard.jdbi3.JdbiFactory;
-import io.dropwizard.jdbi3.bundles.JdbiExceptionsBundle;
 import io.dropwizard.lifecycle.Managed;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -104,7 +104,6 @@ public class ApiApplication extends Application<ApiConfiguration> {
     bootstrap.setConfigurationSourceProvider(
         new SubstitutingSourceProvider(
             bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));
-    bootstrap.addBundle(new JdbiExceptionsBundle());
     bootstrap.addCommand(new CreateAdminCommand());
   }
 
@@ -114,6 +113,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
    */
   static void configureMapper(ObjectMapper mapper) {
     mapper.setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
+    mapper.registerModule(com.kosmosx.api.errors.BorderJson.module());
     mapper.disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
     mapper.enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     mapper.enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
@@ -132,7 +132,9 @@ public class ApiApplication extends Application<ApiConfiguration> {
         .setStreamReadConstraints(
             StreamReadConstraints.builder()
                 .maxNestingDepth(64)
-                .maxStringLength(2_000_000)
+                // A 20 MB image as base64 in JSON is 26.7 M characters; the job body limit
+                // (28 MiB) bounds the rest, and BodyBudget bounds how many are read at once.
+                .maxStringLength(28 * 1024 * 1024)
                 .maxNumberLength(100)
                 .build());
   }
@@ -180,7 +182,9 @@ public class ApiApplication extends Application<ApiConfiguration> {
                 tokenizer.close();
               }
             });
-    Passwords passwords = new Passwords(config.auth.bcryptCost);
+    Passwords passwords =
+        new Passwords(config.auth.bcryptCost, config.rateLimits.concurrentPasswordChecks);
+    env.metrics().gauge("kosmos.passwords.bcrypt", () -> passwords::computed);
     AccountService accounts = new AccountService(jdbi, passwords, clock);
     accounts.ensureBootstrapAdmin(config.auth.bootstrapAdminKey);
     JobViews views = new JobViews(config.prices);
@@ -302,8 +306,20 @@ public class ApiApplication extends Application<ApiConfiguration> {
             config.rateLimits.signupsPerAddressPerHour,
             config.rateLimits.failedPasswordsPerAddress);
     BasicAuthenticator basic = new BasicAuthenticator(jdbi, passwords, limits);
-    KeyService keys = new KeyService(jdbi, clock, authenticator);
+    KeyService keys =
+        new KeyService(jdbi, clock, authenticator, config.rateLimits.maxLiveKeysPerAccount);
 
+    // Large bodies (images) share a heap budget: one full-size upload at a time plus small ones.
+    env.servlets()
+        .addFilter(
+            "body-budget",
+            new com.kosmosx.api.errors.BodyBudget(
+                config.largeBodyBudgetBytes, 1_048_576, config.maxJobBodyBytes, 30_000))
+        .addMappingForUrlPatterns(
+            java.util.EnumSet.of(jakarta.servlet.DispatcherType.REQUEST),
+            true,
+            "/v1/*",
+            "/predict");
     var jersey = env.jersey();
     // API.md promises "Location: /v1/jobs/{id}" as written, not an absolute URL.
     jersey.property(ServerProperties.LOCATION_HEADER_RELATIVE_URI_RESOLUTION_DISABLED, true);
@@ -312,9 +328,13 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(ClientAddressFilter.class);
     jersey.register(new AuthFeature(authenticator, basic));
     jersey.register(new RateLimitHeadersFilter(limits));
+    jersey.register(new com.kosmosx.api.auth.SubmissionAdmission(limits));
     jersey.register(new ApiProblemMapper());
     jersey.register(new JsonProblemMapper());
     jersey.register(new WebApplicationProblemMapper());
+    // Not Dropwizard's JdbiExceptionsBundle: its mappers answer {"code":500,"message":…}.
+    jersey.register(new DatabaseProblemMapper());
+    jersey.register(new DatabaseProblemMapper.Sql());
     jersey.register(new UnexpectedProblemMapper());
     jersey.register(new AccountResource(accounts, keys, limits));
     jersey.register(new ApiKeyResource(keys));

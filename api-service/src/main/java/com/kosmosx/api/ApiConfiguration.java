@@ -39,6 +39,14 @@ public class ApiConfiguration extends Configuration {
   @JsonProperty
   public long maxJobBodyBytes = 28 * 1_048_576L;
 
+  /**
+   * Declared bytes of bodies over 1 MiB handled at once (see BodyBudget): one body at the job limit
+   * at a time, about 100 MB of heap while it is parsed; the rest wait their turn.
+   */
+  @Min(1_048_576)
+  @JsonProperty
+  public long largeBodyBudgetBytes = 32 * 1_048_576L;
+
   /** Kafka connection and topic creation. */
   public static class KafkaSettings {
     @NotEmpty @JsonProperty public String bootstrapServers = "localhost:9092";
@@ -141,6 +149,20 @@ public class ApiConfiguration extends Configuration {
     @Min(1)
     @JsonProperty
     public int failedPasswordsPerAddress = 20;
+
+    /** API keys an account may hold that work or will; more is 409 (rotation is exempt). */
+    @Min(1)
+    @JsonProperty
+    public int maxLiveKeysPerAccount = 20;
+
+    /**
+     * Password hashes computed at once (bcrypt is ~100 ms of one core each): a burst of sign-ins
+     * waits its turn instead of taking every core from the rest of the API.
+     */
+    @Min(1)
+    @JsonProperty
+    public int concurrentPasswordChecks =
+        Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
   }
 
   /** Job limits. */

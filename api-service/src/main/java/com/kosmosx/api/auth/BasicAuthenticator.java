@@ -30,10 +30,10 @@ public final class BasicAuthenticator {
    * brute-force run costs the attacker time and us nothing.
    */
   public Optional<Caller> authenticate(String username, String password, String address) {
-    limits.checkPasswordAttempts(address);
+    var reservation = limits.reservePasswordCheck(address);
     Optional<Caller> caller = check(username, password);
-    if (caller.isEmpty()) {
-      limits.recordFailedPassword(address);
+    if (caller.isPresent()) {
+      limits.passwordAccepted(reservation);
     }
     return caller;
   }

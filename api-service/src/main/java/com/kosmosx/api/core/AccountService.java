@@ -118,6 +118,20 @@ public final class AccountService {
                       .mapTo(Long.class)
                       .one()
                   > 0;
+          // The configured key is the bootstrap key: one set before it (the variable changed, say
+          // after a leak) stops working now, on every instance within the key cache's TTL.
+          int revoked =
+              h.createUpdate(
+                      "UPDATE api_keys SET revoked_at = :now WHERE account_id = :a"
+                          + " AND name = 'bootstrap' AND key_hash <> :h AND revoked_at IS NULL")
+                  .bind("now", now)
+                  .bind("a", BOOTSTRAP_ADMIN_ID)
+                  .bind("h", hash)
+                  .execute();
+          if (revoked > 0) {
+            LOG.warn(
+                "revoked {} earlier bootstrap admin key(s): the configured key changed", revoked);
+          }
           if (!present) {
             h.attach(ApiKeyDao.class)
                 .insert(

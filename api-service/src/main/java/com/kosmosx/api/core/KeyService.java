@@ -35,7 +35,17 @@ public final class KeyService {
   private final Clock clock;
   private final ApiKeyAuthenticator authenticator;
 
+  /** Keys an account may hold that work or will (rotation is exempt: it retires the others). */
+  public static final int DEFAULT_MAX_LIVE_KEYS = 20;
+
+  private final int maxLiveKeys;
+
   public KeyService(Jdbi jdbi, Clock clock, ApiKeyAuthenticator authenticator) {
+    this(jdbi, clock, authenticator, DEFAULT_MAX_LIVE_KEYS);
+  }
+
+  public KeyService(Jdbi jdbi, Clock clock, ApiKeyAuthenticator authenticator, int maxLiveKeys) {
+    this.maxLiveKeys = maxLiveKeys;
     this.jdbi = jdbi;
     this.clock = clock;
     this.authenticator = authenticator;
@@ -72,7 +82,18 @@ public final class KeyService {
     }
     Instant now = clock.instant();
     Instant expires = lifetime == null ? null : now.plusSeconds(lifetime);
-    return jdbi.inTransaction(h -> issue(h, caller.accountId(), name, now, expires));
+    return jdbi.inTransaction(
+        h -> {
+          ApiKeyDao dao = h.attach(ApiKeyDao.class);
+          dao.lockAccount(caller.accountId());
+          if (dao.countLive(caller.accountId(), now) >= maxLiveKeys) {
+            throw ApiProblem.conflict(
+                "An account has at most "
+                    + maxLiveKeys
+                    + " live keys; revoke one (DELETE /v1/api-keys/{id}) or rotate.");
+          }
+          return issue(h, caller.accountId(), name, now, expires);
+        });
   }
 
   /** Issues a new key; every older key stops working after the grace period (default 0). */

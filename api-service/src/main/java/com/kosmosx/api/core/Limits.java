@@ -76,24 +76,35 @@ public final class Limits {
     }
   }
 
-  /** Refuses password checks from an address that failed too often (before any bcrypt work). */
-  public void checkPasswordAttempts(String address) {
-    RateLimiter.Decision d =
-        limiter.peek(failedBucket(address), failedPasswordsPerWindow, FAILED_PASSWORD_WINDOW);
-    if (!d.allowed()) {
+  /**
+   * Reserves one password check for the address before any bcrypt work, atomically (one upsert that
+   * counts and answers), so a concurrent burst gets at most the limit of checks, not as many as
+   * raced past a read; 429 once the window's reservations are spent. A check that succeeds gives
+   * its reservation back ({@link #passwordAccepted}): only failures use up the limit.
+   */
+  public RateLimiter.Reservation reservePasswordCheck(String address) {
+    RateLimiter.Reservation r =
+        limiter.reserve(failedBucket(address), failedPasswordsPerWindow, FAILED_PASSWORD_WINDOW);
+    if (!r.decision().allowed()) {
       throw ApiProblem.tooMany(
           "rate_limited",
           "Too many failed sign-ins from this address; try again later.",
-          d.resetSeconds());
+          r.decision().resetSeconds());
     }
+    return r;
   }
 
-  public void recordFailedPassword(String address) {
-    limiter.hit(failedBucket(address), failedPasswordsPerWindow, FAILED_PASSWORD_WINDOW);
+  /** Returns a successful check's reservation. */
+  public void passwordAccepted(RateLimiter.Reservation r) {
+    limiter.release(r);
   }
 
+  /**
+   * One bucket per account, not per key: every key of an account shares the plan's limit, so more
+   * keys never buy more throughput (and per key the limit holds all the more).
+   */
   private static String submissionBucket(Caller caller) {
-    return "jobs:key:" + caller.keyId();
+    return "jobs:acct:" + caller.accountId();
   }
 
   private static String failedBucket(String address) {

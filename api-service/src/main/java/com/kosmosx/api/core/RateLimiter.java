@@ -31,8 +31,19 @@ public final class RateLimiter implements Managed {
   /** The state of one bucket after (or without) a hit. */
   public record Decision(boolean allowed, int limit, int remaining, long resetSeconds) {}
 
+  /** A counted hit that may be given back: its bucket and window. */
+  public record Reservation(String bucket, Instant windowStart, Decision decision) {}
+
   /** Counts one hit against the bucket and says whether it is within the limit. */
   public Decision hit(String bucket, int limit, Duration window) {
+    return reserve(bucket, limit, window).decision();
+  }
+
+  /**
+   * Counts one hit, like {@link #hit}, and returns it as a reservation that {@link #release} can
+   * give back. A refused hit stays counted: a client hammering past the limit stays refused.
+   */
+  public Reservation reserve(String bucket, int limit, Duration window) {
     Instant now = clock.instant();
     Instant start = windowStart(now, window);
     int count =
@@ -46,7 +57,22 @@ public final class RateLimiter implements Managed {
                     .bind("w", start)
                     .mapTo(Integer.class)
                     .one());
-    return decision(count, limit, now, start, window);
+    return new Reservation(bucket, start, decision(count, limit, now, start, window));
+  }
+
+  /** Gives back one hit of an allowed reservation (in the window it was counted in). */
+  public void release(Reservation r) {
+    if (!r.decision().allowed()) {
+      return;
+    }
+    jdbi.useHandle(
+        h ->
+            h.createUpdate(
+                    "UPDATE rate_limits SET count = count - 1"
+                        + " WHERE bucket = :b AND window_start = :w AND count > 0")
+                .bind("b", r.bucket())
+                .bind("w", r.windowStart())
+                .execute());
   }
 
   /** The bucket's state without counting a hit. */

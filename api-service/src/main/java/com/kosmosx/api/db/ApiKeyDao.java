@@ -85,4 +85,14 @@ public interface ApiKeyDao {
 
   /** Row shape for {@link #findActiveRow}. */
   record KeyRow(String keyId, String accountId, String role, Timestamp expiresAt) {}
+
+  /** Locks the account row so concurrent key creations count one after another. */
+  @SqlQuery("SELECT id FROM accounts WHERE id = :accountId FOR UPDATE")
+  java.util.Optional<String> lockAccount(String accountId);
+
+  /** Keys that work now or will until they expire. */
+  @SqlQuery(
+      "SELECT count(*) FROM api_keys WHERE account_id = :accountId AND revoked_at IS NULL"
+          + " AND (expires_at IS NULL OR expires_at > :now)")
+  int countLive(String accountId, Instant now);
 }

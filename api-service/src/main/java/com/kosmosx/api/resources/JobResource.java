@@ -4,9 +4,9 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.kosmosx.api.api.JobView;
 import com.kosmosx.api.api.SubmitJobRequest;
+import com.kosmosx.api.auth.AdmitsSubmission;
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Caller;
-import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.ImageNormalizer;
 import com.kosmosx.api.core.JobService;
 import com.kosmosx.api.core.JobWaiters;
@@ -82,6 +82,7 @@ public final class JobResource {
   }
 
   @POST
+  @AdmitsSubmission
   @Consumes(MediaType.APPLICATION_JSON)
   public void submit(
       @Context SecurityContext security,
@@ -92,7 +93,6 @@ public final class JobResource {
       @Suspended AsyncResponse async) {
     Caller caller = caller(security);
     Integer wait = waitSeconds(prefer);
-    ctx.setProperty(RateLimitHeadersFilter.DECISION, limits.admitSubmission(caller));
     answer(caller, jobs.submit(caller, request, null, idempotencyKey), wait, async);
   }
 
@@ -101,6 +101,7 @@ public final class JobResource {
    * part holding the same JSON as the JSON form (without {@code input.image}).
    */
   @POST
+  @AdmitsSubmission
   @Consumes(MediaType.MULTIPART_FORM_DATA)
   public void submitMultipart(
       @Context SecurityContext security,
@@ -135,7 +136,6 @@ public final class JobResource {
     } catch (IOException e) {
       throw ApiProblem.validation("Part 'image' could not be read.", "input.image");
     }
-    ctx.setProperty(RateLimitHeadersFilter.DECISION, limits.admitSubmission(caller));
     answer(caller, jobs.submit(caller, request, image, idempotencyKey), wait, async);
   }
 

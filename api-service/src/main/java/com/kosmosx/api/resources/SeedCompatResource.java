@@ -99,13 +99,13 @@ public final class SeedCompatResource {
   @POST
   @Path("predict")
   @Authenticated(Scheme.API_KEY)
+  @com.kosmosx.api.auth.AdmitsSubmission
   public Map<String, String> predict(@Context SecurityContext sc, SeedRequests.Predict r)
       throws InterruptedException {
     if (r == null || r.text() == null) {
       throw ApiProblem.validation("Field 'text' is required.", "text");
     }
     Caller caller = ApiKeyResource.caller(sc);
-    limits.admitSubmission(caller);
     JobView submitted =
         jobs.submit(
             caller,
