@@ -264,6 +264,193 @@ class HostileInputIT {
     }
   }
 
+  @Test
+  void closingAnAccountCancelsItsJobsAndErasesEveryContentItHeld() throws Exception {
+    String user = "closer" + UUID.randomUUID().toString().substring(0, 6);
+    String k = app.newAccountKey(user);
+    String account;
+    String job;
+    var r =
+        app.postJson(
+            "/v1/jobs",
+            "{\"type\":\"text\",\"input\":{\"prompt\":\"secret prompt\"},"
+                + "\"metadata\":{\"customer\":\"secret\"}}",
+            "X-API-Key",
+            k,
+            "Idempotency-Key",
+            "idem-1");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(202);
+    job = ApiTestApp.json(r).path("id").asText();
+    try (Connection c = DriverManager.getConnection(app.jdbcUrl(), "postgres", "")) {
+      var rs =
+          c.createStatement().executeQuery("SELECT account_id FROM jobs WHERE id = '" + job + "'");
+      rs.next();
+      account = rs.getString(1);
+      // A delivery as the projection would have written it when the job started.
+      c.createStatement()
+          .execute(
+              "INSERT INTO webhook_deliveries (id, job_id, account_id, event, url, payload,"
+                  + " status, next_attempt_at, created_at) VALUES ('msg_"
+                  + job
+                  + "_started', '"
+                  + job
+                  + "', '"
+                  + account
+                  + "', 'started', 'http://127.0.0.1:9/h', 'secret payload'::bytea, 'pending',"
+                  + " now() + interval '1 hour', now())");
+    }
+    String basic =
+        "Basic "
+            + Base64.getEncoder()
+                .encodeToString((user + ":correct horse battery").getBytes(StandardCharsets.UTF_8));
+    assertThat(
+            app.send("DELETE", "/v1/accounts/me", null, null, "Authorization", basic).statusCode())
+        .isEqualTo(204);
+    try (Connection c = DriverManager.getConnection(app.jdbcUrl(), "postgres", "")) {
+      var st = c.createStatement();
+      var rs =
+          st.executeQuery(
+              "SELECT input IS NULL, metadata IS NULL, cancel_requested_at IS NOT NULL"
+                  + " FROM jobs WHERE id = '"
+                  + job
+                  + "'");
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getBoolean(1)).as("input erased").isTrue();
+      assertThat(rs.getBoolean(2)).as("metadata erased").isTrue();
+      assertThat(rs.getBoolean(3)).as("cancel requested").isTrue();
+      rs =
+          st.executeQuery(
+              "SELECT count(*) FROM outbox WHERE topic = 'kosmos.job-control.v1' AND msg_key = '"
+                  + job
+                  + "'");
+      rs.next();
+      assertThat(rs.getInt(1)).as("a cancel on its way to the worker").isEqualTo(1);
+      rs =
+          st.executeQuery(
+              "SELECT count(*) FROM idempotency_keys WHERE account_id = '" + account + "'");
+      rs.next();
+      assertThat(rs.getInt(1)).as("idempotency answers").isZero();
+      rs =
+          st.executeQuery(
+              "SELECT length(payload), status FROM webhook_deliveries WHERE account_id = '"
+                  + account
+                  + "'");
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getInt(1)).as("webhook payload").isZero();
+      assertThat(rs.getString(2)).isEqualTo("failed");
+    }
+    assertThat(app.get("/v1/jobs/" + job, "X-API-Key", k).statusCode()).isEqualTo(401);
+  }
+
+  @Test
+  void moreKeysNeverBuyMoreSubmissionsAndLiveKeysAreCapped() throws Exception {
+    String db = SharedPlatform.freshDatabase("hostile_keys");
+    try (ApiTestApp capped =
+        new ApiTestApp(
+                "config.yml",
+                db,
+                ApiTestApp.setting("rateLimits.jobSubmissionsPerMinute", "10"),
+                ApiTestApp.setting("rateLimits.maxLiveKeysPerAccount", "3"),
+                ApiTestApp.setting("outbox.relayEnabled", "false"))
+            .start()) {
+      String user = "keys" + UUID.randomUUID().toString().substring(0, 6);
+      String first = capped.newAccountKey(user);
+      String basic =
+          "Basic "
+              + Base64.getEncoder()
+                  .encodeToString(
+                      (user + ":correct horse battery").getBytes(StandardCharsets.UTF_8));
+      java.util.List<String> keys = new java.util.ArrayList<>(java.util.List.of(first));
+      for (int i = 0; i < 2; i++) {
+        var r = capped.postJson("/v1/api-keys", "{}", "Authorization", basic);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+        keys.add(ApiTestApp.json(r).path("key").asText());
+      }
+      problem(capped.postJson("/v1/api-keys", "{}", "Authorization", basic), 409, "conflict");
+      // Stay inside one one-minute window.
+      while (java.time.Instant.now().getEpochSecond() % 60 > 40) {
+        Thread.sleep(500);
+      }
+      int accepted = 0;
+      for (int i = 0; i < 30; i++) {
+        var r =
+            capped.postJson(
+                "/v1/jobs",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"x\"}}",
+                "X-API-Key",
+                keys.get(i % 3));
+        if (r.statusCode() == 202) {
+          accepted++;
+        } else {
+          problem(r, 429, "rate_limited");
+        }
+      }
+      assertThat(accepted).as("three keys, one account limit of 10").isEqualTo(10);
+    }
+  }
+
+  @Test
+  void aBurstOfWrongPasswordsGetsAtMostTheLimitOfBcryptChecks() throws Exception {
+    try (ApiTestApp burst =
+        new ApiTestApp(
+                "config.yml",
+                SharedPlatform.freshDatabase("hostile_burst"),
+                ApiTestApp.setting("rateLimits.failedPasswordsPerAddress", "20"),
+                ApiTestApp.setting("outbox.relayEnabled", "false"))
+            .start()) {
+      String user = "burst" + UUID.randomUUID().toString().substring(0, 6);
+      burst.newAccountKey(user);
+      long before = bcryptCount(burst);
+      String wrong =
+          "Basic "
+              + Base64.getEncoder()
+                  .encodeToString((user + ":wrong password").getBytes(StandardCharsets.UTF_8));
+      var pool = java.util.concurrent.Executors.newFixedThreadPool(50);
+      try {
+        java.util.List<java.util.concurrent.Future<Integer>> calls = new java.util.ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+          calls.add(
+              pool.submit(() -> burst.get("/v1/api-keys", "Authorization", wrong).statusCode()));
+        }
+        int unauthorized = 0;
+        int limited = 0;
+        for (var f : calls) {
+          int status = f.get(120, java.util.concurrent.TimeUnit.SECONDS);
+          if (status == 401) {
+            unauthorized++;
+          } else if (status == 429) {
+            limited++;
+          }
+        }
+        long checks = bcryptCount(burst) - before;
+        System.out.printf(
+            "200 concurrent wrong passwords: %d checked (401), %d refused (429), %d bcrypt runs%n",
+            unauthorized, limited, checks);
+        assertThat(unauthorized + limited).isEqualTo(200);
+        assertThat(unauthorized).isLessThanOrEqualTo(20);
+        assertThat(checks).isLessThanOrEqualTo(20);
+      } finally {
+        pool.shutdown();
+      }
+    }
+  }
+
+  private static long bcryptCount(ApiTestApp a) throws Exception {
+    var r =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://localhost:" + a.adminPort() + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    return ApiTestApp.JSON
+        .readTree(r.body())
+        .path("gauges")
+        .path("kosmos.passwords.bcrypt")
+        .path("value")
+        .asLong();
+  }
+
   private static String serverUrl(String db) {
     return db.substring(0, db.lastIndexOf('/') + 1) + "postgres";
   }

@@ -302,4 +302,183 @@ class WebhooksIT {
       assertThat(log.path("data").size()).isEqualTo(2);
     }
   }
+
+  /**
+   * A receiver that answers {@code 200} with {@code Content-Length: 999999} and never sends the
+   * body, holding every connection open: the attack that stopped all webhook delivery.
+   */
+  private static final class Staller implements AutoCloseable {
+    final java.net.ServerSocket server = new java.net.ServerSocket(0, 50);
+    final List<java.net.Socket> held = Collections.synchronizedList(new ArrayList<>());
+    final Thread acceptor;
+
+    Staller() throws java.io.IOException {
+      this(true);
+    }
+
+    /**
+     * @param headers whether to send the status line and headers (else: read the request, answer
+     *     nothing at all)
+     */
+    Staller(boolean headers) throws java.io.IOException {
+      acceptor =
+          new Thread(
+              () -> {
+                while (!server.isClosed()) {
+                  try {
+                    java.net.Socket s = server.accept();
+                    held.add(s);
+                    s.getInputStream().read(new byte[8192]);
+                    if (!headers) {
+                      continue;
+                    }
+                    s.getOutputStream()
+                        .write(
+                            "HTTP/1.1 200 OK\r\nContent-Length: 999999\r\n\r\n"
+                                .getBytes(StandardCharsets.US_ASCII));
+                    s.getOutputStream().flush();
+                  } catch (java.io.IOException e) {
+                    // closed
+                  }
+                }
+              },
+              "staller");
+      acceptor.setDaemon(true);
+      acceptor.start();
+    }
+
+    String url() {
+      return "http://127.0.0.1:" + server.getLocalPort() + "/hook";
+    }
+
+    @Override
+    public void close() throws Exception {
+      server.close();
+      synchronized (held) {
+        for (java.net.Socket s : held) {
+          s.close();
+        }
+      }
+    }
+  }
+
+  @Test
+  void aStallingReceiverDelaysNoOtherAccountsDeliveries() throws Exception {
+    try (Staller staller = new Staller();
+        ApiTestApp app =
+            new ApiTestApp(
+                    "config.yml",
+                    SharedPlatform.freshDatabase("webhooks_stall"),
+                    setting("kafka.projectionGroup", "wh-" + UUID.randomUUID()),
+                    setting("webhooks.allowedHosts", "localhost,127.0.0.1"),
+                    setting("webhooks.retrySchedule", "1s"),
+                    // Long enough that the stalled attempts are all still open below.
+                    setting("webhooks.timeout", "120s"),
+                    setting("webhooks.pollInterval", "50ms"))
+                .start()) {
+      String hostile = app.newAccountKey("stall" + UUID.randomUUID().toString().substring(0, 8));
+      String bystander = app.newAccountKey("calm" + UUID.randomUUID().toString().substring(0, 8));
+      for (int i = 0; i < 8; i++) {
+        runJob(submit(app, hostile, "{\"url\":\"" + staller.url() + "\"}"));
+      }
+      long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (staller.held.size() < 4 && System.nanoTime() < end) {
+        Thread.sleep(50);
+      }
+      assertThat(staller.held).hasSizeGreaterThanOrEqualTo(4); // stalled in flight now
+
+      String path = "/calm-" + UUID.randomUUID();
+      for (int i = 0; i < 3; i++) {
+        runJob(submit(app, bystander, "{\"url\":\"" + url(path) + "\"}"));
+      }
+      // Delivered while every stalled attempt still holds its connection open.
+      assertThat(await(path, 3, Duration.ofSeconds(60))).hasSize(3);
+      assertThat(staller.server.isClosed()).isFalse();
+      System.out.printf(
+          "stalling receiver: %d connections held open; the other account got 3 of 3%n",
+          staller.held.size());
+    }
+  }
+
+  @Test
+  void anAttemptEndsAtItsDeadlineAndAStatusNeedsNoBody() throws Exception {
+    try (Staller silent = new Staller(false);
+        Staller bodiless = new Staller(true);
+        ApiTestApp app =
+            new ApiTestApp(
+                    "config.yml",
+                    SharedPlatform.freshDatabase("webhooks_deadline"),
+                    setting("kafka.projectionGroup", "wh-" + UUID.randomUUID()),
+                    setting("webhooks.allowedHosts", "localhost,127.0.0.1"),
+                    setting("webhooks.retrySchedule", "1h"),
+                    setting("webhooks.timeout", "1s"),
+                    setting("webhooks.pollInterval", "50ms"))
+                .start()) {
+      String key = app.newAccountKey("dl" + UUID.randomUUID().toString().substring(0, 8));
+      // Accepts the request and never answers: the attempt ends at its deadline, to be retried.
+      String quiet = submit(app, key, "{\"url\":\"" + silent.url() + "\"}");
+      runJob(quiet);
+      JsonNode attempt = firstAttempt(app, key, quiet);
+      assertThat(attempt.path("delivery_status").asText()).isEqualTo("pending");
+      assertThat(attempt.path("error").asText()).contains("timeout");
+      // Answers 200 and announces a body it never sends: the status decides, nothing waits on the
+      // body (only the status of a webhook answer means anything).
+      String told = submit(app, key, "{\"url\":\"" + bodiless.url() + "\"}");
+      runJob(told);
+      JsonNode ok = firstAttempt(app, key, told);
+      assertThat(ok.path("status_code").asInt()).isEqualTo(200);
+      assertThat(ok.path("delivery_status").asText()).isEqualTo("delivered");
+    }
+  }
+
+  private static JsonNode firstAttempt(ApiTestApp app, String key, String id) throws Exception {
+    JsonNode log = null;
+    long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < end) {
+      log = ApiTestApp.json(app.get("/v1/jobs/" + id + "/webhook-deliveries", "X-API-Key", key));
+      if (log.path("data").size() > 0) {
+        break;
+      }
+      Thread.sleep(100);
+    }
+    assertThat(log.path("data").size()).as(String.valueOf(log)).isEqualTo(1);
+    return log.path("data").get(0);
+  }
+
+  @Test
+  void aClosedAccountsPendingDeliveryEndsAndOthersFlow() throws Exception {
+    try (ApiTestApp app =
+        app(SharedPlatform.freshDatabase("webhooks_closed"), "wh-" + UUID.randomUUID(), "1s")) {
+      String user = "closing" + UUID.randomUUID().toString().substring(0, 8);
+      String key = app.newAccountKey(user);
+      String other = app.newAccountKey("open" + UUID.randomUUID().toString().substring(0, 8));
+      String failing = "/closing-" + UUID.randomUUID();
+      answers.put(failing, n -> 500);
+      String id = submit(app, key, "{\"url\":\"" + url(failing) + "\"}");
+      runJob(id);
+      await(failing, 1, Duration.ofSeconds(20));
+      String basic =
+          "Basic "
+              + Base64.getEncoder()
+                  .encodeToString(
+                      (user + ":correct horse battery").getBytes(StandardCharsets.UTF_8));
+      assertThat(
+              app.send("DELETE", "/v1/accounts/me", null, null, "Authorization", basic)
+                  .statusCode())
+          .isEqualTo(204);
+      String fine = "/open-" + UUID.randomUUID();
+      runJob(submit(app, other, "{\"url\":\"" + url(fine) + "\"}"));
+      await(fine, 1, Duration.ofSeconds(20));
+      Thread.sleep(2_500); // past the 1 s retry: the closed account's delivery is not retried
+      assertThat(byPath.get(failing)).hasSize(1);
+      try (var c = java.sql.DriverManager.getConnection(app.jdbcUrl(), "postgres", "");
+          var rs =
+              c.createStatement()
+                  .executeQuery(
+                      "SELECT status FROM webhook_deliveries WHERE job_id = '" + id + "'")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getString(1)).isEqualTo("failed");
+      }
+    }
+  }
 }

@@ -138,10 +138,30 @@ public final class JobEventProjector extends TopicFollower {
 
   private static String output(JobEvent e) {
     try {
-      return Json.mapper().writeValueAsString(e.output());
+      // PostgreSQL's jsonb cannot hold U+0000 (a model may emit the byte); store U+FFFD, the
+      // replacement character, so one odd output never stops the projection.
+      return Json.mapper().writeValueAsString(storable(e.output()));
     } catch (JsonProcessingException ex) {
       throw new IllegalStateException("cannot write output of " + e.jobId(), ex);
     }
+  }
+
+  /** The output with every U+0000 (which jsonb cannot hold) as U+FFFD. */
+  static JobEvent.Output storable(JobEvent.Output o) {
+    if (o == null) {
+      return null;
+    }
+    return new JobEvent.Output(
+        nulFree(o.text()),
+        o.objects() == null
+            ? null
+            : o.objects().stream()
+                .map(d -> new JobEvent.DetectedObject(nulFree(d.label()), d.box()))
+                .toList());
+  }
+
+  private static String nulFree(String s) {
+    return s == null ? null : s.replace('\u0000', '\uFFFD');
   }
 
   /** Consumer settings: read only committed worker transactions; commit after the DB writes. */

@@ -129,14 +129,47 @@ public final class KeyService {
     LOG.info("account {} revoked key {}", caller.accountId(), keyId);
   }
 
-  /** Revokes every key, erases job inputs and outputs; usage stays for invoicing. */
+  /**
+   * Closes an account in one transaction: every key revoked; every unfinished job asked to cancel
+   * (the worker stops it; an output that still arrives is never stored, see JobDao); job inputs,
+   * outputs and metadata erased; stored idempotency answers deleted; webhook payloads emptied and
+   * pending deliveries ended. Usage and job counts stay for invoicing.
+   */
   public void closeAccount(Caller caller) {
     Instant now = clock.instant();
+    String account = caller.accountId();
     jdbi.useTransaction(
         h -> {
-          h.attach(ApiKeyDao.class).revokeAll(caller.accountId(), now);
-          h.attach(JobDao.class).eraseContent(caller.accountId());
-          h.attach(AccountDao.class).markDeleted(caller.accountId(), now);
+          h.attach(ApiKeyDao.class).revokeAll(account, now);
+          List<String> unfinished =
+              h.createQuery(
+                      "UPDATE jobs SET cancel_requested_at = :now WHERE account_id = :a"
+                          + " AND status IN ('queued', 'running') AND cancel_requested_at IS NULL"
+                          + " RETURNING id")
+                  .bind("now", now)
+                  .bind("a", account)
+                  .mapTo(String.class)
+                  .list();
+          com.kosmosx.api.db.OutboxDao outbox = h.attach(com.kosmosx.api.db.OutboxDao.class);
+          for (String jobId : unfinished) {
+            outbox.insert(
+                com.kosmosx.contracts.Topics.JOB_CONTROL.name(),
+                jobId,
+                com.kosmosx.contracts.Topics.JOB_CONTROL.serializeValue(
+                    new com.kosmosx.contracts.JobControl(
+                        jobId, account, com.kosmosx.contracts.JobControl.Action.CANCEL, now)));
+          }
+          h.attach(JobDao.class).eraseContent(account);
+          h.createUpdate("DELETE FROM idempotency_keys WHERE account_id = :a")
+              .bind("a", account)
+              .execute();
+          h.createUpdate(
+                  "UPDATE webhook_deliveries SET payload = ''::bytea, next_attempt_at = NULL,"
+                      + " status = CASE status WHEN 'pending' THEN 'failed' ELSE status END"
+                      + " WHERE account_id = :a")
+              .bind("a", account)
+              .execute();
+          h.attach(AccountDao.class).markDeleted(account, now);
         });
     authenticator.invalidateAll();
     LOG.info("account {} closed", caller.accountId());

@@ -16,12 +16,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -47,7 +47,12 @@ import org.slf4j.LoggerFactory;
 public final class WebhookDeliveries implements Managed {
   private static final Logger LOG = LoggerFactory.getLogger(WebhookDeliveries.class);
   static final Duration LEASE = Duration.ofSeconds(60);
-  static final int BATCH = 32;
+
+  /** Attempts in flight at once on this instance. */
+  static final int MAX_IN_FLIGHT = 64;
+
+  /** Attempts in flight at once for one account: its slow receiver cannot take every slot. */
+  static final int PER_ACCOUNT_IN_FLIGHT = 4;
 
   /** Settings. */
   public record Settings(
@@ -61,6 +66,8 @@ public final class WebhookDeliveries implements Managed {
   private final Settings settings;
   private final HttpClient http;
   private final Semaphore wake = new Semaphore(0);
+  private final Semaphore slots = new Semaphore(MAX_IN_FLIGHT);
+  private final Map<String, Integer> inFlight = new java.util.concurrent.ConcurrentHashMap<>();
   private volatile boolean running;
   private Thread thread;
 
@@ -244,37 +251,82 @@ public final class WebhookDeliveries implements Managed {
       byte[] payload,
       int attempts) {}
 
-  /** Claims, sends and records one round of due deliveries; returns how many were attempted. */
-  int deliverDue() {
-    Instant now = clock.instant();
-    List<Claimed> due =
-        jdbi.inTransaction(
-            h ->
-                h.createQuery(
-                        "UPDATE webhook_deliveries SET next_attempt_at = :lease WHERE id IN ("
-                            + "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND "
-                            + "next_attempt_at <= :now ORDER BY next_attempt_at LIMIT :limit "
-                            + "FOR UPDATE SKIP LOCKED) RETURNING id, job_id, account_id, event, "
-                            + "url, payload, attempts")
-                    .bind("lease", now.plus(LEASE))
-                    .bind("now", now)
-                    .bind("limit", BATCH)
-                    .map(
-                        (rs, ctx) ->
-                            new Claimed(
-                                rs.getString("id"),
-                                rs.getString("job_id"),
-                                rs.getString("account_id"),
-                                rs.getString("event"),
-                                rs.getString("url"),
-                                rs.getBytes("payload"),
-                                rs.getInt("attempts")))
-                    .list());
-    List<CompletableFuture<Void>> sends = new ArrayList<>();
-    for (Claimed c : due) {
-      sends.add(send(c));
+  /**
+   * Claims as many due deliveries as there are free sending slots (at most {@link
+   * #PER_ACCOUNT_IN_FLIGHT} per account, none of an account already at that cap) and starts them;
+   * it never waits for a send. Each attempt ends within the timeout, connect, headers and all (the
+   * body is never read: the status decides), and frees its slot when it is recorded, so a receiver
+   * that stalls holds one slot for one timeout and delays nobody else's delivery.
+   *
+   * @return how many were started
+   */
+  int deliverDue() throws InterruptedException {
+    if (!slots.tryAcquire(settings.pollInterval().toMillis(), TimeUnit.MILLISECONDS)) {
+      return 0; // every slot busy: wait for one rather than spin
     }
-    CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)).join();
+    int free = 1 + slots.drainPermits();
+    Instant now = clock.instant();
+    List<Claimed> due;
+    try {
+      String[] busy =
+          inFlight.entrySet().stream()
+              .filter(e -> e.getValue() >= PER_ACCOUNT_IN_FLIGHT)
+              .map(Map.Entry::getKey)
+              .toArray(String[]::new);
+      due =
+          jdbi.inTransaction(
+              h ->
+                  h.createQuery(
+                          "UPDATE webhook_deliveries SET next_attempt_at = :lease WHERE id IN ("
+                              + "SELECT id FROM webhook_deliveries WHERE id IN (SELECT id FROM"
+                              + " (SELECT id, row_number() OVER (PARTITION BY account_id ORDER BY"
+                              + " next_attempt_at) AS rn, next_attempt_at FROM webhook_deliveries"
+                              + " WHERE status = 'pending' AND next_attempt_at <= :now"
+                              + " AND account_id <> ALL(:busy)) d WHERE rn <= :perAccount"
+                              + " ORDER BY next_attempt_at LIMIT :limit)"
+                              + " FOR UPDATE SKIP LOCKED) RETURNING id, job_id, account_id, event,"
+                              + " url, payload, attempts")
+                      .bind("lease", now.plus(LEASE))
+                      .bind("now", now)
+                      .bind("busy", busy)
+                      .bind("perAccount", PER_ACCOUNT_IN_FLIGHT)
+                      .bind("limit", free)
+                      .map(
+                          (rs, ctx) ->
+                              new Claimed(
+                                  rs.getString("id"),
+                                  rs.getString("job_id"),
+                                  rs.getString("account_id"),
+                                  rs.getString("event"),
+                                  rs.getString("url"),
+                                  rs.getBytes("payload"),
+                                  rs.getInt("attempts")))
+                      .list());
+    } catch (RuntimeException e) {
+      slots.release(free);
+      throw e;
+    }
+    slots.release(free - due.size());
+    for (Claimed c : due) {
+      inFlight.merge(c.accountId(), 1, Integer::sum);
+      CompletableFuture<Void> sent;
+      try {
+        sent = send(c);
+      } catch (RuntimeException e) {
+        // Whatever this one row holds (a closed account's empty secret, a URL that no longer
+        // parses), it is recorded as its own failure; the rest of the round goes on.
+        sent = CompletableFuture.completedFuture(null);
+        safeRecord(c, c.attempts() + 1, null, "refused: " + e, System.nanoTime());
+      }
+      sent.whenComplete(
+          (v, e) -> {
+            inFlight.computeIfPresent(c.accountId(), (k, n) -> n == 1 ? null : n - 1);
+            slots.release();
+            if (e == null) {
+              wake.release(); // a slot is free: claim the next one now
+            }
+          });
+    }
     return due.size();
   }
 
@@ -284,19 +336,21 @@ public final class WebhookDeliveries implements Managed {
     String secret =
         jdbi.withHandle(
             h ->
-                h.createQuery("SELECT webhook_secret FROM accounts WHERE id = :id")
+                h.createQuery(
+                        "SELECT webhook_secret FROM accounts WHERE id = :id AND deleted_at IS NULL")
                     .bind("id", c.accountId())
                     .mapTo(String.class)
                     .findOne()
                     .orElse(null));
+    if (secret == null || secret.isBlank()) {
+      finalFailure(c, attempt, "refused: the account is closed", t0);
+      return CompletableFuture.completedFuture(null);
+    }
     URI uri;
     try {
-      if (secret == null) {
-        throw new IllegalStateException("the account no longer exists");
-      }
       uri = policy.check(c.url());
     } catch (RuntimeException e) {
-      record(c, attempt, null, "refused: " + e.getMessage(), t0);
+      safeRecord(c, attempt, null, "refused: " + e.getMessage(), t0);
       return CompletableFuture.completedFuture(null);
     }
     long timestamp = clock.instant().getEpochSecond();
@@ -310,22 +364,75 @@ public final class WebhookDeliveries implements Managed {
             .header("webhook-signature", sign(secret, c.id(), timestamp, c.payload()))
             .POST(HttpRequest.BodyPublishers.ofByteArray(c.payload()))
             .build();
-    return http.sendAsync(request, HttpResponse.BodyHandlers.discarding())
+    CompletableFuture<HttpResponse<Void>> exchange = http.sendAsync(request, STATUS_ONLY);
+    return exchange
+        // One deadline for the whole attempt: connecting, sending, and the status line.
+        .orTimeout(settings.timeout().toMillis(), TimeUnit.MILLISECONDS)
         .handle(
             (response, error) -> {
               if (error != null) {
-                Throwable cause = error.getCause() != null ? error.getCause() : error;
-                record(
-                    c,
-                    attempt,
-                    null,
-                    cause.getClass().getSimpleName() + ": " + cause.getMessage(),
-                    t0);
+                exchange.cancel(true); // closes the connection of a receiver that stalls
+                Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+                if (cause == null) {
+                  cause = error;
+                }
+                String what =
+                    cause instanceof java.util.concurrent.TimeoutException
+                        ? "timeout: no answer within " + settings.timeout().toMillis() + " ms"
+                        : cause.getClass().getSimpleName() + ": " + cause.getMessage();
+                safeRecord(c, attempt, null, what, t0);
               } else {
-                record(c, attempt, response.statusCode(), null, t0);
+                safeRecord(c, attempt, response.statusCode(), null, t0);
               }
               return null;
             });
+  }
+
+  /**
+   * Reads the status line and headers only: the receiver's body means nothing to us, and a receiver
+   * that announces a body and never sends it must not hold the attempt open.
+   */
+  private static final HttpResponse.BodyHandler<Void> STATUS_ONLY =
+      info ->
+          new HttpResponse.BodySubscriber<>() {
+            private final CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
+
+            @Override
+            public java.util.concurrent.CompletionStage<Void> getBody() {
+              return done;
+            }
+
+            @Override
+            public void onSubscribe(java.util.concurrent.Flow.Subscription subscription) {
+              subscription.cancel();
+            }
+
+            @Override
+            public void onNext(List<java.nio.ByteBuffer> item) {}
+
+            @Override
+            public void onError(Throwable throwable) {}
+
+            @Override
+            public void onComplete() {}
+          };
+
+  private void safeRecord(Claimed c, int attempt, Integer statusCode, String error, long t0) {
+    try {
+      record(c, attempt, statusCode, error, t0, false);
+    } catch (RuntimeException e) {
+      // The lease runs out and the delivery is tried again: at least once, never lost.
+      LOG.warn("could not record webhook {} attempt {}: {}", c.id(), attempt, e.toString());
+    }
+  }
+
+  /** Ends a delivery that can never succeed (its account is closed) without retries. */
+  private void finalFailure(Claimed c, int attempt, String error, long t0) {
+    try {
+      record(c, attempt, null, error, t0, true);
+    } catch (RuntimeException e) {
+      LOG.warn("could not record webhook {} attempt {}: {}", c.id(), attempt, e.toString());
+    }
   }
 
   /** Standard Webhooks: {@code v1,} + base64 HMAC-SHA256 of {@code id.timestamp.body}. */
@@ -341,7 +448,8 @@ public final class WebhookDeliveries implements Managed {
     }
   }
 
-  private void record(Claimed c, int attempt, Integer statusCode, String error, long t0) {
+  private void record(
+      Claimed c, int attempt, Integer statusCode, String error, long t0, boolean giveUp) {
     int ms = (int) ((System.nanoTime() - t0) / 1_000_000);
     Instant now = clock.instant();
     String status;
@@ -350,7 +458,7 @@ public final class WebhookDeliveries implements Managed {
       status = "delivered";
     } else if (statusCode != null && statusCode == 410) {
       status = "gone";
-    } else if (attempt > settings.retrySchedule().size()) {
+    } else if (giveUp || attempt > settings.retrySchedule().size()) {
       status = "failed";
     } else {
       status = "pending";

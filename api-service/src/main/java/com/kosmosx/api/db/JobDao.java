@@ -74,7 +74,9 @@ public interface JobDao {
   int markStarted(String id, Instant at);
 
   @SqlUpdate(
-      "UPDATE jobs SET status = 'succeeded', output = CAST(:output AS jsonb), "
+      // A job erased while it ran (its account closed) keeps no output that arrives later.
+      "UPDATE jobs SET status = 'succeeded', "
+          + "output = CASE WHEN erased_at IS NULL THEN CAST(:output AS jsonb) END, "
           + "input_tokens = :inputTokens, output_tokens = :outputTokens, images = :images, "
           + "started_at = COALESCE(started_at, :at), completed_at = :at "
           + "WHERE id = :id AND status IN ('queued', 'running')")

@@ -113,6 +113,53 @@ class JobEventProjectorIT {
         .isEqualTo(1);
   }
 
+  @Test
+  void anOutputWithNulCharactersIsStoredAndTheRestOfThePollFlows() throws Exception {
+    PGSimpleDataSource ds = new PGSimpleDataSource();
+    ds.setUrl(SharedPlatform.freshDatabase("projector_nul"));
+    ds.setUser(EmbeddedPostgresServer.USER);
+    ApiApplication.migrate(ds);
+    Jdbi jdbi = Jdbi.create(ds).installPlugin(new org.jdbi.v3.sqlobject.SqlObjectPlugin());
+    Instant t = Instant.parse("2026-11-27T10:00:00Z");
+    jdbi.useHandle(
+        h -> {
+          h.execute(
+              "INSERT INTO accounts (id, username, email, password_hash, webhook_secret,"
+                  + " created_at) VALUES ('acc_n', 'n', 'n@example.com', 'x', 'x', now())");
+          for (String id : List.of("job_nul", "job_ok")) {
+            h.execute(
+                "INSERT INTO jobs (id, account_id, type, status, lane, created_at)"
+                    + " VALUES (?, 'acc_n', 'text', 'queued', 'shared', now())",
+                id);
+          }
+        });
+    JobEventProjector projector =
+        new JobEventProjector(
+            jdbi, () -> null, new Backoff(Duration.ofMillis(10), Duration.ofMillis(10)), null);
+    JobEvent.Usage usage = new JobEvent.Usage(3, 2, 0);
+    // Token 4 of the tiny tokenizer decodes to the byte 0x00: jsonb refuses U+0000.
+    JobEvent.Output nul =
+        new JobEvent.Output(
+            "a\u0000b",
+            List.of(new JobEvent.DetectedObject("x\u0000", new JobEvent.Box(0, 0, 1, 1))));
+    List<ConsumerRecord<String, byte[]>> poll =
+        List.of(
+            record(0, JobEvent.succeeded("job_nul", "acc_n", t, "w", nul, usage)),
+            record(
+                1,
+                JobEvent.succeeded(
+                    "job_ok", "acc_n", t, "w", new JobEvent.Output("fine", null), usage)));
+    TopicPartition tp = new TopicPartition(Topics.JOB_EVENTS.name(), 0);
+    projector.apply(new ConsumerRecords<>(Map.of(tp, poll), Map.of()));
+    Map<String, String> outputs =
+        jdbi.<Map<String, String>, RuntimeException>withHandle(
+            h ->
+                h.createQuery("SELECT id, output->>'text' FROM jobs WHERE status = 'succeeded'")
+                    .map((rs, ctx) -> Map.entry(rs.getString(1), rs.getString(2)))
+                    .collectToMap(Map.Entry::getKey, Map.Entry::getValue));
+    assertThat(outputs).containsEntry("job_nul", "a\uFFFDb").containsEntry("job_ok", "fine");
+  }
+
   private static ConsumerRecord<String, byte[]> record(long offset, JobEvent e) {
     return new ConsumerRecord<>(
         Topics.JOB_EVENTS.name(), 0, offset, e.jobId(), Topics.JOB_EVENTS.serializeValue(e));
