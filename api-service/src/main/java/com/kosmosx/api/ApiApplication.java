@@ -381,8 +381,13 @@ public class ApiApplication extends Application<ApiConfiguration> {
   }
 
   private static void ensureTopics(Admin admin, ApiConfiguration config) throws Exception {
+    // The default dedicated lane's topic exists from the start, so a worker serving it (the local
+    // stack's does) subscribes at once rather than after the first dedicated plan.
+    java.util.List<com.kosmosx.contracts.Topic<?, ?>> topics =
+        new java.util.ArrayList<>(Topics.all());
+    topics.add(Topics.jobs(PlanService.DEFAULT_DEDICATED_LANE));
     TopicAdmin.ensureTopics(
-        admin, Topics.all(), config.kafka.topicPartitions, config.kafka.replicationFactor);
+        admin, topics, config.kafka.topicPartitions, config.kafka.replicationFactor);
   }
 
   public static void migrate(DataSource dataSource) throws Exception {

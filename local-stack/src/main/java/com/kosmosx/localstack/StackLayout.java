@@ -215,11 +215,20 @@ public record StackLayout(
         merge(
             common,
             Map.of(
-                "KOSMOS_WORKER_ID", "worker-" + i,
-                "KOSMOS_WORKER_STATE_DIR", data().resolve("worker-" + i).toString(),
-                "KOSMOS_WORKER_ADMIN_PORT", String.valueOf(adminPort),
-                "KOSMOS_MODEL_DIR", root.resolve("model/tiny-kosmos").toString(),
-                "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
+                "KOSMOS_WORKER_ID",
+                "worker-" + i,
+                "KOSMOS_WORKER_STATE_DIR",
+                data().resolve("worker-" + i).toString(),
+                "KOSMOS_WORKER_ADMIN_PORT",
+                String.valueOf(adminPort),
+                "KOSMOS_MODEL_DIR",
+                root.resolve("model/tiny-kosmos").toString(),
+                // The first worker serves the default dedicated lane too, so a dedicated plan set
+                // on the local stack gets its jobs run instead of queued forever.
+                "KOSMOS_WORKER_LANES",
+                common.getOrDefault("KOSMOS_WORKER_LANES", i == 1 ? "shared,dedicated" : "shared"),
+                "DJL_CACHE_DIR",
+                data().resolve("djl-cache").toString())),
         null,
         "http://localhost:" + adminPort + "/healthcheck");
   }
