@@ -5,7 +5,6 @@ import jakarta.ws.rs.ext.ExceptionMapper;
 import java.sql.SQLException;
 import java.sql.SQLTransientException;
 import java.util.Map;
-import java.util.UUID;
 import org.jdbi.v3.core.ConnectionException;
 import org.jdbi.v3.core.JdbiException;
 import org.slf4j.Logger;
@@ -53,14 +52,8 @@ public final class DatabaseProblemMapper implements ExceptionMapper<JdbiExceptio
           "Validation failed",
           "A value in the request is out of the range this service stores.");
     }
-    String errorId = UUID.randomUUID().toString();
-    LOG.error("unexpected database error {} (SQLState {})", errorId, state, e);
-    return Problem.response(
-        500,
-        "internal_error",
-        "Internal error",
-        "Something went wrong on our side; quote the error_id to support.",
-        Map.of("error_id", errorId));
+    return UnexpectedProblemMapper.internalError(
+        LOG, "unexpected database error {} (SQLState " + state + ")", e);
   }
 
   /**

@@ -16,8 +16,13 @@ public final class UnexpectedProblemMapper implements ExceptionMapper<Throwable>
 
   @Override
   public Response toResponse(Throwable e) {
+    return internalError(LOG, "unexpected error {}", e);
+  }
+
+  /** The 500 body, with an error id logged by {@code log} together with {@code e}. */
+  static Response internalError(Logger log, String message, Throwable e) {
     String errorId = UUID.randomUUID().toString();
-    LOG.error("unexpected error {}", errorId, e);
+    log.error(message, errorId, e);
     return Problem.response(
         500,
         "internal_error",
