@@ -158,3 +158,25 @@ CREATE INDEX usage_rollups_period ON usage_rollups (period, period_start, accoun
 -- writes no WAL and waits for no flush. After a PostgreSQL crash the table is empty, which only
 -- forgives the current window.
 ALTER TABLE rate_limits SET UNLOGGED;
+
+--changeset kosmosx:8-loop-runtime
+-- What a background loop could not apply (an unreadable event, a row the database refuses, an
+-- outbox message Kafka will not take, a webhook that can never be sent), set aside with its reason
+-- so everything behind it flows; admins list and replay them (GET /v1/admin/quarantine).
+CREATE TABLE quarantine (
+  id          bigserial PRIMARY KEY,
+  loop        text NOT NULL,
+  source      text NOT NULL,
+  topic       text,
+  msg_key     text,
+  reason      text NOT NULL,
+  payload     bytea NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  replayed_at timestamptz
+);
+CREATE INDEX quarantine_open ON quarantine (id) WHERE replayed_at IS NULL;
+-- An outbox row Kafka refuses is retried on its own backoff, then quarantined, instead of blocking
+-- every row behind it.
+ALTER TABLE outbox ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN next_attempt_at timestamptz;
+ALTER TABLE outbox ADD COLUMN last_error text;

@@ -16,7 +16,6 @@ import com.kosmosx.api.auth.BasicAuthenticator;
 import com.kosmosx.api.auth.ClientAddressFilter;
 import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.AccountService;
-import com.kosmosx.api.core.Backoff;
 import com.kosmosx.api.core.BillingService;
 import com.kosmosx.api.core.DeadLetters;
 import com.kosmosx.api.core.ImageNormalizer;
@@ -44,6 +43,7 @@ import com.kosmosx.api.errors.UnexpectedProblemMapper;
 import com.kosmosx.api.errors.WebApplicationProblemMapper;
 import com.kosmosx.api.health.KafkaHealthCheck;
 import com.kosmosx.api.health.OutboxHealthCheck;
+import com.kosmosx.api.quarantine.QuarantineStore;
 import com.kosmosx.api.resources.AccountResource;
 import com.kosmosx.api.resources.AdminResource;
 import com.kosmosx.api.resources.ApiKeyResource;
@@ -55,6 +55,9 @@ import com.kosmosx.api.resources.UsageResource;
 import com.kosmosx.api.resources.WebhookSecretResource;
 import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
+import com.kosmosx.runtime.Backoff;
+import com.kosmosx.runtime.KafkaSettings;
+import com.kosmosx.runtime.Loop;
 import io.dropwizard.configuration.EnvironmentVariableSubstitutor;
 import io.dropwizard.configuration.SubstitutingSourceProvider;
 import io.dropwizard.core.Application;
@@ -68,7 +71,6 @@ import java.sql.Connection;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.Map;
 import java.util.Set;
 import javax.sql.DataSource;
 import liquibase.Liquibase;
@@ -154,14 +156,16 @@ public class ApiApplication extends Application<ApiConfiguration> {
     Jdbi jdbi = new JdbiFactory().build(env, config.database, "postgresql");
 
     String bootstrap = config.kafka.bootstrapServers;
-    Admin admin =
-        Admin.create(Map.of("bootstrap.servers", bootstrap, "client.id", "kosmos-api-admin"));
+    Admin admin = Admin.create(KafkaSettings.admin(bootstrap, "kosmos-api-admin"));
     env.lifecycle().manage(closing(() -> admin.close(Duration.ofSeconds(5))));
     ensureTopics(admin, config);
 
+    QuarantineStore quarantine = new QuarantineStore(jdbi, clock);
+    Duration jobDeadline = Duration.ofMillis(config.jobs.deadline.toMilliseconds());
     OutboxRelay relay =
         new OutboxRelay(
             jdbi,
+            clock,
             () ->
                 new KafkaProducer<>(
                     OutboxRelay.producerConfig(bootstrap, "kosmos-api-outbox"),
@@ -169,7 +173,11 @@ public class ApiApplication extends Application<ApiConfiguration> {
                     new ByteArraySerializer()),
             config.outbox.batchSize,
             Duration.ofMillis(config.outbox.pollInterval.toMilliseconds()),
-            new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)));
+            new Backoff(Duration.ofMillis(100), Duration.ofSeconds(5)),
+            config.outbox.maxAttempts,
+            Duration.ofMillis(config.outbox.retryAfter.toMilliseconds()),
+            quarantine);
+    quarantine.register(OutboxRelay.LOOP, (h, e) -> relay.replay(h, e, jobDeadline));
     if (config.outbox.relayEnabled) {
       env.lifecycle().manage(relay);
     }
@@ -202,35 +210,42 @@ public class ApiApplication extends Application<ApiConfiguration> {
                     .toList(),
                 Duration.ofMillis(config.webhooks.timeout.toMilliseconds()),
                 config.webhooks.maxPayloadBytes,
-                Duration.ofMillis(config.webhooks.pollInterval.toMilliseconds())));
+                Duration.ofMillis(config.webhooks.pollInterval.toMilliseconds())),
+            quarantine);
+    quarantine.register(
+        WebhookDeliveries.LOOP,
+        (h, e) -> WebhookDeliveries.replay(h, e.source().substring("webhook:".length())));
     if (config.webhooks.deliveryEnabled) {
       env.lifecycle().manage(webhooks);
     }
-    env.lifecycle()
-        .manage(
-            new JobEventProjector(
-                jdbi,
-                () ->
-                    new KafkaConsumer<>(
-                        new HashMap<>(
-                            JobEventProjector.consumerConfig(
-                                bootstrap, config.kafka.projectionGroup)),
-                        new StringDeserializer(),
-                        new ByteArrayDeserializer()),
-                new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10)),
-                webhooks));
-    env.lifecycle()
-        .manage(
-            new RollupSink(
-                jdbi,
-                () ->
-                    new KafkaConsumer<>(
-                        new HashMap<>(
-                            RollupSink.consumerConfig(bootstrap, config.kafka.rollupSinkGroup)),
-                        new StringDeserializer(),
-                        new ByteArrayDeserializer()),
-                clock,
-                new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10))));
+    JobEventProjector projector =
+        new JobEventProjector(
+            jdbi,
+            () ->
+                new KafkaConsumer<>(
+                    new HashMap<>(
+                        JobEventProjector.consumerConfig(bootstrap, config.kafka.projectionGroup)),
+                    new StringDeserializer(),
+                    new ByteArrayDeserializer()),
+            Loop.Settings.of(Duration.ZERO),
+            webhooks,
+            quarantine);
+    env.lifecycle().manage(projector);
+    quarantine.register(JobEventProjector.LOOP, (h, e) -> projector.replay(h, e.payload()));
+    RollupSink rollupSink =
+        new RollupSink(
+            jdbi,
+            () ->
+                new KafkaConsumer<>(
+                    new HashMap<>(
+                        RollupSink.consumerConfig(bootstrap, config.kafka.rollupSinkGroup)),
+                    new StringDeserializer(),
+                    new ByteArrayDeserializer()),
+            clock,
+            Loop.Settings.of(Duration.ZERO),
+            quarantine);
+    env.lifecycle().manage(rollupSink);
+    quarantine.register(RollupSink.LOOP, (h, e) -> rollupSink.replay(h, e.payload()));
     JobWaiters waiters =
         new JobWaiters(
             () ->
@@ -239,13 +254,24 @@ public class ApiApplication extends Application<ApiConfiguration> {
                     config.database.getUser(),
                     config.database.getPassword()));
     env.lifecycle().manage(waiters);
-    env.lifecycle()
-        .manage(
-            new RetentionSweeper(
-                jdbi,
-                clock,
-                Duration.ofMillis(config.jobs.retention.toMilliseconds()),
-                Duration.ofMillis(config.jobs.retentionSweepInterval.toMilliseconds())));
+    RetentionSweeper retention =
+        new RetentionSweeper(
+            jdbi,
+            clock,
+            Duration.ofMillis(config.jobs.retention.toMilliseconds()),
+            Duration.ofMillis(config.jobs.retentionSweepInterval.toMilliseconds()));
+    env.lifecycle().manage(retention);
+    // One liveness check per background loop (admin port /healthcheck, "loop.<name>").
+    java.util.List<Loop> loops = new java.util.ArrayList<>();
+    if (config.outbox.relayEnabled) {
+      loops.add(relay.loop());
+    }
+    if (config.webhooks.deliveryEnabled) {
+      loops.add(webhooks.loop());
+    }
+    loops.addAll(
+        java.util.List.of(projector.loop(), rollupSink.loop(), waiters.loop(), retention.loop()));
+    loops.forEach(l -> env.healthChecks().register("loop." + l.name(), l.healthCheck()));
     java.util.concurrent.ExecutorService waitAnswers =
         env.lifecycle().executorService("job-wait-answers").minThreads(2).maxThreads(8).build();
     JobService jobs =
@@ -348,23 +374,15 @@ public class ApiApplication extends Application<ApiConfiguration> {
             jdbi,
             () ->
                 new KafkaConsumer<>(
-                    new HashMap<>(
-                        Map.of(
-                            "bootstrap.servers",
-                            bootstrap,
-                            "group.id",
-                            DeadLetters.GROUP,
-                            "isolation.level",
-                            "read_committed",
-                            "enable.auto.commit",
-                            false,
-                            "auto.offset.reset",
-                            "earliest")),
+                    KafkaSettings.committedReader(
+                        bootstrap, DeadLetters.GROUP, "kosmos-api-dlq-replay", 500),
                     new StringDeserializer(),
                     new ByteArrayDeserializer()),
-            relay::wakeUp);
+            relay::wakeUp,
+            clock,
+            jobDeadline);
     BillingService billing = new BillingService(jdbi, config.prices);
-    jersey.register(new AdminResource(keys, plans, deadLetters, billing));
+    jersey.register(new AdminResource(keys, plans, deadLetters, billing, quarantine));
     jersey.register(new UsageResource(billing));
     jersey.register(
         new SeedCompatResource(

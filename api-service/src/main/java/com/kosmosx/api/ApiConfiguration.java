@@ -80,6 +80,19 @@ public class ApiConfiguration extends Configuration {
     @Min(1)
     @JsonProperty
     public long unhealthyBacklog = 100_000;
+
+    /**
+     * Attempts of a row Kafka refuses while it takes others (a lane topic that does not exist),
+     * each after its own backoff, before the row is quarantined and its job ends {@code
+     * undeliverable}; other rows flow meanwhile.
+     */
+    @Min(1)
+    @Max(100)
+    @JsonProperty
+    public int maxAttempts = 5;
+
+    /** The first wait before a refused row is tried again (it doubles, up to a minute). */
+    @NotNull @JsonProperty public Duration retryAfter = Duration.seconds(1);
   }
 
   @Valid @NotNull @JsonProperty public RateLimitSettings rateLimits = new RateLimitSettings();

@@ -1,7 +1,6 @@
 package com.kosmosx.bench;
 
 import com.kosmosx.api.ApiApplication;
-import com.kosmosx.api.core.Backoff;
 import com.kosmosx.api.core.RollupSink;
 import com.kosmosx.contracts.JobType;
 import com.kosmosx.contracts.PriceList;
@@ -124,7 +123,8 @@ public final class MeteringBenchmark {
                       new StringDeserializer(),
                       new ByteArrayDeserializer()),
               Clock.systemUTC(),
-              new Backoff(Duration.ofMillis(100), Duration.ofSeconds(2)));
+              com.kosmosx.runtime.Loop.Settings.of(Duration.ZERO),
+              new com.kosmosx.api.quarantine.QuarantineStore(jdbi, Clock.systemUTC()));
       sink.start();
       awaitConsumed(bootstrap, "bench-lag", Duration.ofMinutes(10)); // catch up on the first batch
       Thread.sleep(3_000);

@@ -1,9 +1,12 @@
 package com.kosmosx.api.core;
 
 import com.kosmosx.api.db.OutboxDao;
+import com.kosmosx.contracts.JobRequest;
+import com.kosmosx.contracts.Topic;
 import com.kosmosx.contracts.Topics;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -29,12 +32,57 @@ public final class DeadLetters {
   private final Jdbi jdbi;
   private final Supplier<Consumer<String, byte[]>> consumers;
   private final Runnable relayWakeUp;
+  private final java.time.Clock clock;
+  private final Duration jobDeadline;
 
   public DeadLetters(
-      Jdbi jdbi, Supplier<Consumer<String, byte[]>> consumers, Runnable relayWakeUp) {
+      Jdbi jdbi,
+      Supplier<Consumer<String, byte[]>> consumers,
+      Runnable relayWakeUp,
+      java.time.Clock clock,
+      Duration jobDeadline) {
     this.jdbi = jdbi;
     this.consumers = consumers;
     this.relayWakeUp = relayWakeUp;
+    this.clock = clock;
+    this.jobDeadline = jobDeadline;
+  }
+
+  /**
+   * A job message on its way back to its lane gets a fresh deadline (now + the job deadline): a
+   * replay an hour after the cause must run the job, not end it {@code expired}. Other messages,
+   * and bytes that are not a job, go back as they were.
+   */
+  public static byte[] requeued(String topic, byte[] payload, Instant now, Duration deadline) {
+    if (topic == null
+        || !topic.startsWith("kosmos.jobs.")
+        || topic.equals(Topics.JOBS_DLQ.name())) {
+      return payload;
+    }
+    try {
+      Topic<String, JobRequest> t = Topics.jobs(laneOf(topic));
+      JobRequest job = t.deserializeValue(payload);
+      if (job == null || job.deadline() == null) {
+        return payload;
+      }
+      return t.serializeValue(
+          new JobRequest(
+              job.jobId(),
+              job.accountId(),
+              job.type(),
+              job.lane(),
+              job.input(),
+              job.submittedAt(),
+              now.plus(deadline)));
+    } catch (RuntimeException e) {
+      return payload; // not a job we can read: the worker dead-letters it again, with its reason
+    }
+  }
+
+  /** The lane of a jobs topic name ({@code kosmos.jobs.<lane>.v1}). */
+  private static String laneOf(String topic) {
+    String rest = topic.substring("kosmos.jobs.".length());
+    return rest.endsWith(".v1") ? rest.substring(0, rest.length() - 3) : rest;
   }
 
   /** Replays up to {@code limit} dead letters not replayed before; returns what was replayed. */
@@ -74,7 +122,8 @@ public final class DeadLetters {
                 skipped.add(r.topic() + "-" + r.partition() + "@" + r.offset());
                 continue;
               }
-              outbox.insert(source, r.key(), r.value());
+              outbox.insert(
+                  source, r.key(), requeued(source, r.value(), clock.instant(), jobDeadline));
               h.createUpdate(
                       "UPDATE jobs SET status = 'queued', error_code = NULL, error_message = NULL,"
                           + " completed_at = NULL WHERE id = :id AND status = 'failed'"

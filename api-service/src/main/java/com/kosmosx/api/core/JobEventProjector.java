@@ -5,24 +5,22 @@ import com.kosmosx.api.db.JobDao;
 import com.kosmosx.contracts.JobEvent;
 import com.kosmosx.contracts.Json;
 import com.kosmosx.contracts.Topics;
-import java.util.ArrayList;
+import com.kosmosx.runtime.KafkaSettings;
+import com.kosmosx.runtime.Loop;
+import com.kosmosx.runtime.Quarantine;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.common.errors.SerializationException;
 import org.jdbi.v3.core.Jdbi;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Keeps the jobs table up to date from {@code kosmos.job-events.v1} (read_committed, so only events
  * of committed worker transactions are seen). Updates are idempotent and status-guarded, so
  * redelivery after a crash is harmless; offsets are committed after the database writes.
  */
-public final class JobEventProjector extends TopicFollower {
-  private static final Logger LOG = LoggerFactory.getLogger(JobEventProjector.class);
+public final class JobEventProjector extends TopicFollower<JobEvent> {
+  public static final String LOOP = "job-event-projector";
 
   private final Jdbi jdbi;
   private final WebhookDeliveries webhooks;
@@ -30,11 +28,17 @@ public final class JobEventProjector extends TopicFollower {
   public JobEventProjector(
       Jdbi jdbi,
       java.util.function.Supplier<Consumer<String, byte[]>> consumerFactory,
-      Backoff backoff,
-      WebhookDeliveries webhooks) {
-    super("job-event-projector", Topics.JOB_EVENTS.name(), consumerFactory, backoff);
+      Loop.Settings settings,
+      WebhookDeliveries webhooks,
+      Quarantine quarantine) {
+    super(LOOP, Topics.JOB_EVENTS.name(), consumerFactory, settings, quarantine);
     this.jdbi = jdbi;
     this.webhooks = webhooks;
+  }
+
+  @Override
+  protected JobEvent decode(ConsumerRecord<String, byte[]> record) {
+    return Topics.JOB_EVENTS.deserializeValue(record.value());
   }
 
   /**
@@ -44,47 +48,25 @@ public final class JobEventProjector extends TopicFollower {
    * poll applied again after a crash changes nothing twice.
    */
   @Override
-  protected void apply(ConsumerRecords<String, byte[]> records) {
-    List<JobEvent> events = new ArrayList<>(records.count());
-    for (ConsumerRecord<String, byte[]> r : records) {
-      JobEvent e = decode(r);
-      if (e != null) {
-        events.add(e);
-      }
-    }
-    if (!events.isEmpty()) {
-      jdbi.useTransaction(
-          h -> {
-            JobDao dao = h.attach(JobDao.class); // one SqlObject for the poll, not one per event
-            events.forEach(e -> apply(h, dao, e));
-          });
-    }
+  protected void applyAll(List<JobEvent> events) {
+    jdbi.useTransaction(
+        h -> {
+          JobDao dao = h.attach(JobDao.class); // one SqlObject for the poll, not one per event
+          events.forEach(e -> apply(h, dao, e));
+        });
   }
 
-  void apply(ConsumerRecord<String, byte[]> record) {
-    JobEvent event = decode(record);
-    if (event != null) {
-      apply(event);
-    }
+  @Override
+  protected void applyOne(JobEvent event) {
+    apply(event);
   }
 
-  /** The event, or null (logged) if it cannot be read. */
-  private static JobEvent decode(ConsumerRecord<String, byte[]> record) {
-    JobEvent event;
-    try {
-      event = Topics.JOB_EVENTS.deserializeValue(record.value());
-    } catch (SerializationException e) {
-      // The worker validated what it wrote; an unreadable event is logged and skipped rather than
-      // blocking every later job's projection. The topic remains the source of truth.
-      LOG.error(
-          "skipping unreadable job event at {}-{}@{}: {}",
-          record.topic(),
-          record.partition(),
-          record.offset(),
-          e.getMessage());
-      return null;
+  /** Takes a quarantined event back (after its cause was fixed), in the replay's transaction. */
+  public void replay(org.jdbi.v3.core.Handle h, byte[] payload) {
+    JobEvent e = Topics.JOB_EVENTS.deserializeValue(payload);
+    if (e != null) {
+      apply(h, h.attach(JobDao.class), e);
     }
-    return event;
   }
 
   /**
@@ -166,23 +148,6 @@ public final class JobEventProjector extends TopicFollower {
 
   /** Consumer settings: read only committed worker transactions; commit after the DB writes. */
   public static Map<String, Object> consumerConfig(String bootstrapServers, String groupId) {
-    return Map.of(
-        "bootstrap.servers",
-        bootstrapServers,
-        "group.id",
-        groupId,
-        "isolation.level",
-        "read_committed",
-        "enable.auto.commit",
-        false,
-        "auto.offset.reset",
-        "earliest",
-        "max.poll.records",
-        500,
-        // A crashed instance's partitions move to the others after 10 s, not the default 45 s.
-        "session.timeout.ms",
-        10_000,
-        "heartbeat.interval.ms",
-        3_000);
+    return KafkaSettings.committedReader(bootstrapServers, groupId, "kosmos-api-projector", 500);
   }
 }

@@ -1,5 +1,6 @@
 package com.kosmosx.api.core;
 
+import com.kosmosx.runtime.Loop;
 import io.dropwizard.lifecycle.Managed;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -21,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * completes the futures of the jobs it waits for. A waiter that misses a notification (the listener
  * was reconnecting) is still answered at its timeout from the database.
  */
-public final class JobWaiters implements Managed {
+public final class JobWaiters implements Managed, Loop.Body {
+  public static final String LOOP = "job-end-listener";
   public static final String CHANNEL = "kosmos_job_done";
   private static final Logger LOG = LoggerFactory.getLogger(JobWaiters.class);
 
@@ -33,12 +35,17 @@ public final class JobWaiters implements Managed {
   private final ConnectionFactory connections;
   private final ConcurrentHashMap<String, CompletableFuture<Void>> waiting =
       new ConcurrentHashMap<>();
-  private volatile boolean running;
+  private final Loop loop = new Loop(LOOP, this, Loop.Settings.of(Duration.ZERO));
   private volatile boolean listening;
-  private Thread thread;
+  private Connection connection;
+  private PGConnection pg;
 
   public JobWaiters(ConnectionFactory connections) {
     this.connections = connections;
+  }
+
+  public Loop loop() {
+    return loop;
   }
 
   /**
@@ -76,52 +83,48 @@ public final class JobWaiters implements Managed {
 
   @Override
   public void start() {
-    running = true;
-    thread = new Thread(this::loop, "job-waiters");
-    thread.setDaemon(true);
-    thread.start();
+    loop.start();
   }
 
   @Override
   public void stop() throws InterruptedException {
-    running = false;
-    if (thread != null) {
-      thread.interrupt();
-      thread.join(TimeUnit.SECONDS.toMillis(5));
-    }
+    loop.stop();
   }
 
-  private void loop() {
-    int failures = 0;
-    while (running) {
-      try (Connection c = connections.open();
-          Statement s = c.createStatement()) {
+  /**
+   * Waits up to 500 ms for notifications (the driver's own deadline) and completes their waiters.
+   */
+  @Override
+  public boolean round() throws SQLException {
+    if (pg == null) {
+      connection = connections.open();
+      try (Statement s = connection.createStatement()) {
         s.execute("LISTEN " + CHANNEL);
-        PGConnection pg = c.unwrap(PGConnection.class);
-        listening = true;
-        failures = 0;
-        while (running) {
-          PGNotification[] ns = pg.getNotifications(500);
-          if (ns != null) {
-            for (PGNotification n : ns) {
-              ended(n.getParameter());
-            }
-          }
-        }
-      } catch (SQLException | RuntimeException e) {
-        listening = false;
-        if (!running) {
-          return;
-        }
-        failures++;
-        LOG.warn("job-end listener lost its connection ({}): {}", failures, e.toString());
-        try {
-          Thread.sleep(Math.min(5_000, 100L << Math.min(failures, 6)));
-        } catch (InterruptedException ie) {
-          return;
-        }
-      } finally {
-        listening = false;
+      }
+      pg = connection.unwrap(PGConnection.class);
+      listening = true;
+    }
+    PGNotification[] ns = pg.getNotifications(500);
+    if (ns != null) {
+      for (PGNotification n : ns) {
+        ended(n.getParameter());
+      }
+    }
+    return true;
+  }
+
+  /** After a lost connection: drop it; the next round listens on a new one. */
+  @Override
+  public void reset() {
+    listening = false;
+    pg = null;
+    Connection c = connection;
+    connection = null;
+    if (c != null) {
+      try {
+        c.close();
+      } catch (SQLException e) {
+        LOG.debug("closing the listener's connection failed", e);
       }
     }
   }

@@ -1,13 +1,11 @@
 package com.kosmosx.api.core;
 
 import com.kosmosx.api.db.JobDao;
+import com.kosmosx.runtime.Loop;
 import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,21 +16,38 @@ import org.slf4j.LoggerFactory;
  * expired idempotency answers. Status, times and token counts stay: usage and invoices need them.
  * Runs on every instance; the statements are idempotent, so overlapping runs are harmless.
  */
-public final class RetentionSweeper implements Managed {
+public final class RetentionSweeper implements Managed, Loop.Body {
+  public static final String LOOP = "retention";
   private static final Logger LOG = LoggerFactory.getLogger(RetentionSweeper.class);
   static final int BATCH = 1_000;
 
   private final Jdbi jdbi;
   private final Clock clock;
   private final Duration retention;
-  private final Duration interval;
-  private ScheduledExecutorService timer;
+  private final Loop loop;
+  private boolean first = true;
 
   public RetentionSweeper(Jdbi jdbi, Clock clock, Duration retention, Duration interval) {
     this.jdbi = jdbi;
     this.clock = clock;
     this.retention = retention;
-    this.interval = interval;
+    // A sweep runs every interval; one that has not ended after an hour is reported stuck.
+    this.loop =
+        new Loop(LOOP, this, Loop.Settings.of(interval).withStallAfter(Duration.ofHours(1)));
+  }
+
+  public Loop loop() {
+    return loop;
+  }
+
+  @Override
+  public boolean round() {
+    if (first) {
+      first = false; // the first sweep runs one interval after start, not during it
+      return false;
+    }
+    sweep();
+    return false;
   }
 
   /** One sweep; returns the number of jobs whose content was erased. */
@@ -62,30 +77,11 @@ public final class RetentionSweeper implements Managed {
 
   @Override
   public void start() {
-    timer =
-        Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "retention");
-              t.setDaemon(true);
-              return t;
-            });
-    timer.scheduleWithFixedDelay(
-        () -> {
-          try {
-            sweep();
-          } catch (RuntimeException e) {
-            LOG.warn("retention sweep failed: {}", e.toString());
-          }
-        },
-        interval.toMillis(),
-        interval.toMillis(),
-        TimeUnit.MILLISECONDS);
+    loop.start();
   }
 
   @Override
-  public void stop() {
-    if (timer != null) {
-      timer.shutdownNow();
-    }
+  public void stop() throws InterruptedException {
+    loop.stop();
   }
 }

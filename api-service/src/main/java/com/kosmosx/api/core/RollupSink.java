@@ -2,17 +2,19 @@ package com.kosmosx.api.core;
 
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.contracts.UsageRollup;
+import com.kosmosx.runtime.KafkaSettings;
+import com.kosmosx.runtime.Loop;
+import com.kosmosx.runtime.Quarantine;
 import java.time.Clock;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.statement.PreparedBatch;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Copies the metering rollups topic (read_committed) into {@code usage_rollups}, one batch per poll
@@ -20,8 +22,8 @@ import org.slf4j.LoggerFactory;
  * backwards (rollups are cumulative: a redelivered older value is ignored), so replays and restarts
  * are harmless.
  */
-public final class RollupSink extends TopicFollower {
-  private static final Logger LOG = LoggerFactory.getLogger(RollupSink.class);
+public final class RollupSink extends TopicFollower<UsageRollup> {
+  public static final String LOOP = "rollup-sink";
   static final String UPSERT =
       "INSERT INTO usage_rollups (rollup_key, account_id, product, period, period_start, plan,"
           + " adjustment, requests, input_tokens, output_tokens, billable_tokens, images,"
@@ -45,44 +47,51 @@ public final class RollupSink extends TopicFollower {
   private final Clock clock;
 
   public RollupSink(
-      Jdbi jdbi, Supplier<Consumer<String, byte[]>> consumers, Clock clock, Backoff backoff) {
-    super("rollup-sink", Topics.USAGE_ROLLUPS.name(), consumers, backoff);
+      Jdbi jdbi,
+      Supplier<Consumer<String, byte[]>> consumers,
+      Clock clock,
+      Loop.Settings settings,
+      Quarantine quarantine) {
+    super(LOOP, Topics.USAGE_ROLLUPS.name(), consumers, settings, quarantine);
     this.jdbi = jdbi;
     this.clock = clock;
   }
 
   @Override
-  protected void apply(ConsumerRecords<String, byte[]> records) {
-    write(records);
+  protected UsageRollup decode(ConsumerRecord<String, byte[]> record) {
+    return Topics.USAGE_ROLLUPS.deserializeValue(record.value());
   }
 
-  void write(Iterable<ConsumerRecord<String, byte[]>> records) {
+  @Override
+  protected void applyAll(List<UsageRollup> rollups) {
     // Only the latest total per rollup matters, and one multi-row upsert may not touch a row
     // twice: keep each key's largest total of the batch.
     Map<String, UsageRollup> latest = new LinkedHashMap<>();
-    for (ConsumerRecord<String, byte[]> r : records) {
-      UsageRollup u;
-      try {
-        u = Topics.USAGE_ROLLUPS.deserializeValue(r.value());
-      } catch (RuntimeException e) {
-        LOG.error("skipping unreadable rollup at offset {}: {}", r.offset(), e.toString());
-        continue;
-      }
-      if (u != null) {
-        latest.merge(u.key(), u, (a, b) -> b.requests() >= a.requests() ? b : a);
-      }
+    for (UsageRollup u : rollups) {
+      latest.merge(u.key(), u, (a, b) -> b.requests() >= a.requests() ? b : a);
     }
-    if (latest.isEmpty()) {
-      return;
+    jdbi.useTransaction(h -> upsert(h, latest.values()));
+  }
+
+  @Override
+  protected void applyOne(UsageRollup rollup) {
+    jdbi.useTransaction(h -> upsert(h, List.of(rollup)));
+  }
+
+  /** Takes a quarantined rollup back, in the replay's transaction. */
+  public void replay(Handle h, byte[] payload) {
+    UsageRollup u = Topics.USAGE_ROLLUPS.deserializeValue(payload);
+    if (u != null) {
+      upsert(h, List.of(u));
     }
-    jdbi.useTransaction(
-        h -> {
-          PreparedBatch batch = h.prepareBatch(UPSERT);
-          for (UsageRollup u : latest.values()) {
-            bind(batch, u).add();
-          }
-          batch.execute();
-        });
+  }
+
+  private int[] upsert(Handle h, java.util.Collection<UsageRollup> rollups) {
+    PreparedBatch batch = h.prepareBatch(UPSERT);
+    for (UsageRollup u : rollups) {
+      bind(batch, u).add();
+    }
+    return batch.execute();
   }
 
   private PreparedBatch bind(PreparedBatch b, UsageRollup u) {
@@ -111,18 +120,6 @@ public final class RollupSink extends TopicFollower {
 
   /** Consumer settings: committed metering output only; offsets after the database writes. */
   public static Map<String, Object> consumerConfig(String bootstrap, String group) {
-    return Map.of(
-        "bootstrap.servers",
-        bootstrap,
-        "group.id",
-        group,
-        "isolation.level",
-        "read_committed",
-        "enable.auto.commit",
-        false,
-        "auto.offset.reset",
-        "earliest",
-        "max.poll.records",
-        2_000);
+    return KafkaSettings.committedReader(bootstrap, group, "kosmos-api-rollup-sink", 2_000);
   }
 }

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.kosmosx.api.api.JobView;
 import com.kosmosx.api.db.JobDao;
 import com.kosmosx.api.db.JobRow;
+import com.kosmosx.runtime.Failures;
+import com.kosmosx.runtime.Loop;
+import com.kosmosx.runtime.Quarantine;
 import io.dropwizard.lifecycle.Managed;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -44,7 +47,8 @@ import org.slf4j.LoggerFactory;
  * anything else retries on the schedule (Svix's by default) with ±10 % jitter. A crash between
  * claim and record resends after the lease with the same webhook-id.
  */
-public final class WebhookDeliveries implements Managed {
+public final class WebhookDeliveries implements Managed, Loop.Body {
+  public static final String LOOP = "webhook-deliveries";
   private static final Logger LOG = LoggerFactory.getLogger(WebhookDeliveries.class);
   static final Duration LEASE = Duration.ofSeconds(60);
 
@@ -68,8 +72,8 @@ public final class WebhookDeliveries implements Managed {
   private final Semaphore wake = new Semaphore(0);
   private final Semaphore slots = new Semaphore(MAX_IN_FLIGHT);
   private final Map<String, Integer> inFlight = new java.util.concurrent.ConcurrentHashMap<>();
-  private volatile boolean running;
-  private Thread thread;
+  private final Quarantine quarantine;
+  private final Loop loop;
 
   public WebhookDeliveries(
       Jdbi jdbi,
@@ -77,7 +81,10 @@ public final class WebhookDeliveries implements Managed {
       JobViews views,
       ObjectMapper rest,
       WebhookUrlPolicy policy,
-      Settings settings) {
+      Settings settings,
+      Quarantine quarantine) {
+    this.quarantine = quarantine;
+    this.loop = new Loop(LOOP, this, Loop.Settings.of(Duration.ZERO));
     this.jdbi = jdbi;
     this.clock = clock;
     this.views = views;
@@ -205,41 +212,33 @@ public final class WebhookDeliveries implements Managed {
                 .list());
   }
 
+  public Loop loop() {
+    return loop;
+  }
+
   @Override
   public void start() {
-    running = true;
-    thread = new Thread(this::loop, "webhook-deliveries");
-    thread.setDaemon(true);
-    thread.start();
+    loop.start();
   }
 
   @Override
   public void stop() throws InterruptedException {
-    running = false;
-    wake.release();
-    if (thread != null) {
-      thread.join(TimeUnit.SECONDS.toMillis(20));
-    }
+    loop.stop();
   }
 
-  private void loop() {
-    while (running) {
-      try {
-        if (deliverDue() == 0) {
-          wake.tryAcquire(settings.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
-          wake.drainPermits();
-        }
-      } catch (InterruptedException e) {
-        return;
-      } catch (RuntimeException e) {
-        LOG.warn("webhook delivery round failed: {}", e.toString());
-        try {
-          Thread.sleep(1_000);
-        } catch (InterruptedException ie) {
-          return;
-        }
-      }
+  /** One round: start what is due, or wait for a free slot, a new delivery or the poll interval. */
+  @Override
+  public boolean round() throws InterruptedException {
+    if (deliverDue() == 0) {
+      wake.tryAcquire(settings.pollInterval().toMillis(), TimeUnit.MILLISECONDS);
+      wake.drainPermits();
     }
+    return true;
+  }
+
+  @Override
+  public void interrupt() {
+    wake.release();
   }
 
   private record Claimed(
@@ -313,10 +312,11 @@ public final class WebhookDeliveries implements Managed {
       try {
         sent = send(c);
       } catch (RuntimeException e) {
-        // Whatever this one row holds (a closed account's empty secret, a URL that no longer
-        // parses), it is recorded as its own failure; the rest of the round goes on.
+        // Whatever this one row holds (a secret that does not decode, a URL that no longer
+        // parses), it is set aside with its reason and ended; the rest of the round goes on.
         sent = CompletableFuture.completedFuture(null);
-        safeRecord(c, c.attempts() + 1, null, "refused: " + e, System.nanoTime());
+        safeQuarantine(c, e);
+        finalFailure(c, c.attempts() + 1, "refused: " + e, System.nanoTime());
       }
       sent.whenComplete(
           (v, e) -> {
@@ -343,6 +343,10 @@ public final class WebhookDeliveries implements Managed {
                     .findOne()
                     .orElse(null));
     if (secret == null || secret.isBlank()) {
+      // It can never be sent: set aside (listed for an operator), ended without retries.
+      quarantine.put(
+          new Quarantine.Poison(
+              LOOP, "webhook:" + c.id(), null, c.jobId(), "the account is closed", new byte[0]));
       finalFailure(c, attempt, "refused: the account is closed", t0);
       return CompletableFuture.completedFuture(null);
     }
@@ -424,6 +428,25 @@ public final class WebhookDeliveries implements Managed {
       // The lease runs out and the delivery is tried again: at least once, never lost.
       LOG.warn("could not record webhook {} attempt {}: {}", c.id(), attempt, e.toString());
     }
+  }
+
+  private void safeQuarantine(Claimed c, RuntimeException e) {
+    try {
+      quarantine.put(
+          new Quarantine.Poison(
+              LOOP, "webhook:" + c.id(), null, c.jobId(), Failures.describe(e), new byte[0]));
+    } catch (RuntimeException ex) {
+      LOG.warn("could not quarantine webhook {}: {}", c.id(), ex.toString());
+    }
+  }
+
+  /** Takes a quarantined delivery back: due now, with its attempts so far. */
+  public static void replay(Handle h, String webhookId) {
+    h.createUpdate(
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()"
+                + " WHERE id = :id AND status = 'failed'")
+        .bind("id", webhookId)
+        .execute();
   }
 
   /** Ends a delivery that can never succeed (its account is closed) without retries. */

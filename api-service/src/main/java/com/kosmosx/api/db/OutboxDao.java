@@ -1,5 +1,6 @@
 package com.kosmosx.api.db;
 
+import java.time.Instant;
 import java.util.List;
 import org.jdbi.v3.sqlobject.config.RegisterConstructorMapper;
 import org.jdbi.v3.sqlobject.customizer.BindList;
@@ -13,20 +14,27 @@ public interface OutboxDao {
   void insert(String topic, String key, byte[] payload);
 
   /**
-   * Claims the oldest rows; SKIP LOCKED lets several API instances relay side by side without
-   * blocking on (or double-sending) each other's rows.
+   * Claims the oldest rows that are due (a row Kafka refused waits for its own next attempt); SKIP
+   * LOCKED lets several API instances relay side by side without blocking on (or double-sending)
+   * each other's rows.
    */
   @SqlQuery(
-      "SELECT id, topic, msg_key, payload FROM outbox ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED")
+      "SELECT id, topic, msg_key, payload, attempts FROM outbox WHERE next_attempt_at IS NULL"
+          + " OR next_attempt_at <= :now ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED")
   @RegisterConstructorMapper(OutboxRow.class)
-  List<OutboxRow> claim(int limit);
+  List<OutboxRow> claim(int limit, Instant now);
 
   @SqlUpdate("DELETE FROM outbox WHERE id IN (<ids>)")
   int delete(@BindList("ids") List<Long> ids);
+
+  @SqlUpdate(
+      "UPDATE outbox SET attempts = :attempts, next_attempt_at = :next, last_error = :error"
+          + " WHERE id = :id")
+  void retryLater(long id, int attempts, Instant next, String error);
 
   @SqlQuery("SELECT count(*) FROM outbox")
   long pending();
 
   /** One outbox row. */
-  record OutboxRow(long id, String topic, String msgKey, byte[] payload) {}
+  record OutboxRow(long id, String topic, String msgKey, byte[] payload, int attempts) {}
 }

@@ -7,6 +7,7 @@ import com.kosmosx.api.core.DeadLetters;
 import com.kosmosx.api.core.KeyService;
 import com.kosmosx.api.core.PlanService;
 import com.kosmosx.api.errors.ApiProblem;
+import com.kosmosx.api.quarantine.QuarantineStore;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
@@ -33,9 +34,15 @@ public final class AdminResource {
   private final PlanService plans;
   private final DeadLetters deadLetters;
   private final BillingService billing;
+  private final QuarantineStore quarantine;
 
   public AdminResource(
-      KeyService keys, PlanService plans, DeadLetters deadLetters, BillingService billing) {
+      KeyService keys,
+      PlanService plans,
+      DeadLetters deadLetters,
+      BillingService billing,
+      QuarantineStore quarantine) {
+    this.quarantine = quarantine;
     this.keys = keys;
     this.plans = plans;
     this.deadLetters = deadLetters;
@@ -107,6 +114,78 @@ public final class AdminResource {
       }
     }
     return deadLetters.replay(n);
+  }
+
+  /**
+   * What the background loops set aside (records and rows they could not apply), newest first:
+   * {@code ?loop=} one loop, {@code ?all=true} replayed ones too, {@code ?limit=} at most 1000.
+   */
+  @GET
+  @Path("/quarantine")
+  public Map<String, Object> quarantine(
+      @QueryParam("loop") String loop,
+      @QueryParam("all") String all,
+      @QueryParam("limit") String limit) {
+    int n = 100;
+    if (limit != null) {
+      try {
+        n = Integer.parseInt(limit.trim());
+      } catch (NumberFormatException e) {
+        n = -1;
+      }
+      if (n < 1 || n > 1_000) {
+        throw ApiProblem.validation("Query parameter 'limit' is between 1 and 1000.", "limit");
+      }
+    }
+    if (all != null && !all.equals("true") && !all.equals("false")) {
+      throw ApiProblem.validation("Query parameter 'all' is true or false.", "all");
+    }
+    if (loop != null && (loop.length() > 64 || !loop.matches("[a-z-]+"))) {
+      throw ApiProblem.validation(
+          "Query parameter 'loop' names a loop, e.g. outbox-relay.", "loop");
+    }
+    Map<String, Object> out = new java.util.LinkedHashMap<>();
+    out.put("object", "list");
+    out.put("data", quarantine.list(loop, "true".equals(all), n));
+    out.put("open", quarantine.open());
+    return out;
+  }
+
+  /**
+   * Replays one quarantined record through its loop (after its cause was fixed). 404 if there is no
+   * such record, 409 if it was replayed already or still cannot be applied (it stays).
+   */
+  @POST
+  @Path("/quarantine/{id}/replay")
+  public Map<String, Object> replayQuarantined(@PathParam("id") String id) {
+    long n;
+    try {
+      n = Long.parseLong(id);
+    } catch (NumberFormatException e) {
+      throw ApiProblem.notFound("quarantined record");
+    }
+    QuarantineStore.Replay r;
+    try {
+      r = quarantine.replay(n);
+    } catch (RuntimeException e) {
+      throw new ApiProblem(
+          409,
+          "replay_failed",
+          "Replay failed",
+          "The record still cannot be applied and stays quarantined: "
+              + com.kosmosx.runtime.Failures.describe(e));
+    }
+    switch (r) {
+      case NOT_FOUND -> throw ApiProblem.notFound("quarantined record");
+      case ALREADY_REPLAYED -> throw ApiProblem.conflict("The record was replayed already.");
+      case NO_REPLAYER ->
+          throw ApiProblem.conflict("No loop on this instance replays records of this kind.");
+      default -> {}
+    }
+    Map<String, Object> out = new java.util.LinkedHashMap<>();
+    out.put("id", n);
+    out.put("replayed", true);
+    return out;
   }
 
   /**

@@ -3,10 +3,12 @@ package com.kosmosx.api.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.kosmosx.api.ApiApplication;
+import com.kosmosx.api.quarantine.QuarantineStore;
 import com.kosmosx.contracts.JobEvent;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.platform.EmbeddedPostgresServer;
 import com.kosmosx.platform.SharedPlatform;
+import com.kosmosx.runtime.Loop;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -15,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.TopicPartition;
 import org.jdbi.v3.core.Jdbi;
 import org.junit.jupiter.api.Test;
@@ -46,7 +47,11 @@ class JobEventProjectorIT {
         });
     JobEventProjector projector =
         new JobEventProjector(
-            jdbi, () -> null, new Backoff(Duration.ofMillis(10), Duration.ofMillis(10)), null);
+            jdbi,
+            () -> null,
+            Loop.Settings.of(Duration.ZERO),
+            null,
+            new QuarantineStore(jdbi, java.time.Clock.systemUTC()));
     List<ConsumerRecord<String, byte[]>> poll = new ArrayList<>();
     JobEvent.Output out = new JobEvent.Output("hi", null);
     JobEvent.Usage usage = new JobEvent.Usage(3, 1, 0);
@@ -59,7 +64,7 @@ class JobEventProjectorIT {
     // A re-run's duplicate start after the job ended changes nothing.
     poll.add(record(4, JobEvent.started("job_a", "acc_p", t.plusMillis(9), "w2")));
     TopicPartition tp = new TopicPartition(Topics.JOB_EVENTS.name(), 0);
-    projector.apply(new ConsumerRecords<>(Map.of(tp, poll), Map.of()));
+    projector.apply(poll);
 
     Map<String, String> status =
         jdbi.<Map<String, String>, RuntimeException>withHandle(
@@ -103,7 +108,7 @@ class JobEventProjectorIT {
         .isEmpty();
 
     // The same poll again (a crash before the offsets were committed): nothing changes twice.
-    projector.apply(new ConsumerRecords<>(Map.of(tp, poll), Map.of()));
+    projector.apply(poll);
     assertThat(
             jdbi.<Integer, RuntimeException>withHandle(
                 h ->
@@ -135,7 +140,11 @@ class JobEventProjectorIT {
         });
     JobEventProjector projector =
         new JobEventProjector(
-            jdbi, () -> null, new Backoff(Duration.ofMillis(10), Duration.ofMillis(10)), null);
+            jdbi,
+            () -> null,
+            Loop.Settings.of(Duration.ZERO),
+            null,
+            new QuarantineStore(jdbi, java.time.Clock.systemUTC()));
     JobEvent.Usage usage = new JobEvent.Usage(3, 2, 0);
     // Token 4 of the tiny tokenizer decodes to the byte 0x00: jsonb refuses U+0000.
     JobEvent.Output nul =
@@ -150,7 +159,7 @@ class JobEventProjectorIT {
                 JobEvent.succeeded(
                     "job_ok", "acc_n", t, "w", new JobEvent.Output("fine", null), usage)));
     TopicPartition tp = new TopicPartition(Topics.JOB_EVENTS.name(), 0);
-    projector.apply(new ConsumerRecords<>(Map.of(tp, poll), Map.of()));
+    projector.apply(poll);
     Map<String, String> outputs =
         jdbi.<Map<String, String>, RuntimeException>withHandle(
             h ->

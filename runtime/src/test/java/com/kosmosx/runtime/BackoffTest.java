@@ -1,4 +1,4 @@
-package com.kosmosx.api.core;
+package com.kosmosx.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

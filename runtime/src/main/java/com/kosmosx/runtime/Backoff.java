@@ -1,9 +1,15 @@
-package com.kosmosx.api.core;
+package com.kosmosx.runtime;
 
 import java.time.Duration;
 
-/** Exponential backoff with a cap: {@code initial * 2^(attempt-1)}, at most {@code max}. */
+/**
+ * The one retry policy of every background loop: {@code initial * 2^(attempt-1)}, at most {@code
+ * max}.
+ */
 public record Backoff(Duration initial, Duration max) {
+
+  /** What most loops use: 200 ms doubling to 10 s. */
+  public static final Backoff DEFAULT = new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10));
 
   public Duration delay(int attempt) {
     if (attempt <= 1) {
