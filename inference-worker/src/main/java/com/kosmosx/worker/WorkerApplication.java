@@ -3,13 +3,13 @@ package com.kosmosx.worker;
 import ai.djl.Device;
 import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
+import com.kosmosx.runtime.KafkaSettings;
 import com.kosmosx.worker.core.CrashLedger;
 import com.kosmosx.worker.core.Generator;
 import com.kosmosx.worker.core.JobConsumer;
 import com.kosmosx.worker.core.JobControls;
 import com.kosmosx.worker.core.JobRunner;
 import com.kosmosx.worker.core.PromptFormat;
-import com.kosmosx.worker.health.ConsumerLoopHealthCheck;
 import com.kosmosx.worker.health.ModelHealthCheck;
 import com.kosmosx.worker.model.DjlKosmosModel;
 import com.kosmosx.worker.model.HfTokenizer;
@@ -27,7 +27,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -91,16 +90,8 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
         new JobControls(
             () ->
                 new KafkaConsumer<>(
-                    new HashMap<>(
-                        Map.of(
-                            "bootstrap.servers",
-                            config.kafkaBootstrap,
-                            "client.id",
-                            config.workerId + "-controls",
-                            "isolation.level",
-                            "read_committed",
-                            "enable.auto.commit",
-                            false)),
+                    KafkaSettings.committedReader(
+                        config.kafkaBootstrap, null, config.workerId + "-controls", 500),
                     new StringDeserializer(),
                     new ByteArrayDeserializer()),
             clock);
@@ -129,12 +120,13 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
     LOG.info("model warmed up in {} ms", (System.nanoTime() - warm) / 1_000_000);
 
     String bootstrap = config.kafkaBootstrap;
-    try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+    try (Admin admin = Admin.create(KafkaSettings.admin(bootstrap, config.workerId + "-admin"))) {
       List<com.kosmosx.contracts.Topic<?, ?>> topics = new ArrayList<>(Topics.all());
       config.lanes.forEach(l -> topics.add(Topics.jobs(l)));
       TopicAdmin.ensureTopics(admin, topics, config.topicPartitions, config.replicationFactor);
     }
     env.lifecycle().manage(controls);
+    env.healthChecks().register("loop.job-controls", controls.loop().healthCheck());
 
     JobConsumer.Batching batching =
         new JobConsumer.Batching(
@@ -155,7 +147,7 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
           new JobConsumer(
               lane,
               config.workerId,
-              runner,
+              runner::run,
               clock,
               () ->
                   new KafkaConsumer<>(
@@ -177,12 +169,11 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
               controls,
               new CrashLedger(
                   Path.of(config.stateDir).resolve(config.workerId + "-" + lane + ".json")),
-              config.maxAttempts);
+              config.maxAttempts,
+              timeLimit);
       env.lifecycle().manage(consumer);
-      env.healthChecks()
-          .register(
-              "lane-" + lane,
-              new ConsumerLoopHealthCheck(consumer, timeLimit.plusSeconds(60), clock));
+      // Unhealthy when the lane has failed for a minute, or one batch runs past the time limit.
+      env.healthChecks().register("lane-" + lane, consumer.loop().healthCheck());
     }
   }
 }

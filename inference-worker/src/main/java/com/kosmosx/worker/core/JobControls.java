@@ -2,6 +2,7 @@ package com.kosmosx.worker.core;
 
 import com.kosmosx.contracts.JobControl;
 import com.kosmosx.contracts.Topics;
+import com.kosmosx.runtime.Loop;
 import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
 import java.time.Duration;
@@ -15,7 +16,6 @@ import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * not started, and a running one stops at its next decode step. Job loops wait at start until the
  * topic has been read to its end, so a job canceled before this worker started is never run.
  */
-public final class JobControls implements Managed {
+public final class JobControls implements Managed, Loop.Body {
   private static final Logger LOG = LoggerFactory.getLogger(JobControls.class);
 
   /** Requests older than this are forgotten: by then the job has ended one way or another. */
@@ -35,9 +35,10 @@ public final class JobControls implements Managed {
   private final Clock clock;
   private final Map<String, Instant> canceled = new ConcurrentHashMap<>();
   private final CountDownLatch caughtUp = new CountDownLatch(1);
-  private volatile boolean running;
+  private final Loop loop = new Loop("job-controls", this, Loop.Settings.of(Duration.ZERO));
   private volatile Consumer<String, byte[]> consumer;
-  private Thread thread;
+  private Map<TopicPartition, Long> end;
+  private long lastPrune;
 
   public JobControls(Supplier<Consumer<String, byte[]>> consumerFactory, Clock clock) {
     this.consumerFactory = consumerFactory;
@@ -60,72 +61,75 @@ public final class JobControls implements Managed {
     return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
+  public Loop loop() {
+    return loop;
+  }
+
   @Override
   public void start() {
-    running = true;
-    thread = new Thread(this::loop, "job-controls");
-    thread.setDaemon(true);
-    thread.start();
+    loop.start();
   }
 
   @Override
   public void stop() throws InterruptedException {
-    running = false;
+    loop.stop();
+  }
+
+  /** One poll of the control topic (read whole, without a group, from the beginning). */
+  @Override
+  public boolean round() {
+    Consumer<String, byte[]> c = consumer;
+    if (c == null) {
+      c = consumerFactory.get();
+      consumer = c;
+      List<TopicPartition> partitions =
+          c.partitionsFor(Topics.JOB_CONTROL.name(), Duration.ofSeconds(30)).stream()
+              .map(p -> new TopicPartition(p.topic(), p.partition()))
+              .toList();
+      c.assign(partitions);
+      c.seekToBeginning(partitions);
+      end = c.endOffsets(partitions, Duration.ofSeconds(30));
+      lastPrune = clock.millis();
+    }
+    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(100))) {
+      try {
+        apply(Topics.JOB_CONTROL.deserializeValue(r.value()));
+      } catch (RuntimeException e) {
+        // A control that cannot be read cancels nothing; skipping it costs one cancel at most.
+        LOG.warn("skipping unreadable job control at offset {}: {}", r.offset(), e.toString());
+      }
+    }
+    Consumer<String, byte[]> cc = c;
+    if (caughtUp.getCount() > 0
+        && end.entrySet().stream().allMatch(e -> cc.position(e.getKey()) >= e.getValue())) {
+      caughtUp.countDown();
+      LOG.info("job controls read: {} cancel requests", canceled.size());
+    }
+    if (clock.millis() - lastPrune > 600_000) {
+      Instant horizon = clock.instant().minus(HORIZON);
+      canceled.values().removeIf(at -> at.isBefore(horizon));
+      lastPrune = clock.millis();
+    }
+    return true;
+  }
+
+  @Override
+  public void interrupt() {
     Consumer<String, byte[]> c = consumer;
     if (c != null) {
       c.wakeup();
     }
-    if (thread != null) {
-      thread.join(TimeUnit.SECONDS.toMillis(10));
-    }
   }
 
-  private void loop() {
-    int failures = 0;
-    while (running) {
-      try (Consumer<String, byte[]> c = consumerFactory.get()) {
-        consumer = c;
-        List<TopicPartition> partitions =
-            c.partitionsFor(Topics.JOB_CONTROL.name()).stream()
-                .map(p -> new TopicPartition(p.topic(), p.partition()))
-                .toList();
-        c.assign(partitions);
-        c.seekToBeginning(partitions);
-        Map<TopicPartition, Long> end = c.endOffsets(partitions);
-        long lastPrune = clock.millis();
-        while (running) {
-          for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(100))) {
-            try {
-              apply(Topics.JOB_CONTROL.deserializeValue(r.value()));
-            } catch (RuntimeException e) {
-              LOG.warn(
-                  "skipping unreadable job control at offset {}: {}", r.offset(), e.toString());
-            }
-          }
-          if (caughtUp.getCount() > 0
-              && end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {
-            caughtUp.countDown();
-            LOG.info("job controls read: {} cancel requests", canceled.size());
-          }
-          if (clock.millis() - lastPrune > 600_000) {
-            Instant horizon = clock.instant().minus(HORIZON);
-            canceled.values().removeIf(at -> at.isBefore(horizon));
-            lastPrune = clock.millis();
-          }
-          failures = 0;
-        }
-      } catch (WakeupException e) {
-        return;
+  @Override
+  public void reset() {
+    Consumer<String, byte[]> c = consumer;
+    consumer = null;
+    if (c != null) {
+      try {
+        c.close(Duration.ofSeconds(5));
       } catch (RuntimeException e) {
-        failures++;
-        LOG.warn("job-control reader failed ({}): {}", failures, e.toString());
-        try {
-          Thread.sleep(Math.min(10_000, 200L << Math.min(failures, 6)));
-        } catch (InterruptedException ie) {
-          return;
-        }
-      } finally {
-        consumer = null;
+        LOG.debug("closing the job-control consumer failed", e);
       }
     }
   }

@@ -1,0 +1,179 @@
+package com.kosmosx.worker.core;
+
+import com.kosmosx.contracts.JobEvent;
+import com.kosmosx.contracts.JobRequest;
+import com.kosmosx.contracts.JobType;
+import com.kosmosx.contracts.Topic;
+import com.kosmosx.contracts.Topics;
+import com.kosmosx.contracts.UsageEvent;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes what happened to jobs, each in one Kafka transaction with the consumed offsets that it
+ * settles: {@code started} for a batch; the terminal events, usage (succeeded jobs only) and
+ * offsets of the jobs that ended in one decode step; a dead letter with its job's failure.
+ */
+final class OutcomePublisher {
+  private static final Logger LOG = LoggerFactory.getLogger(OutcomePublisher.class);
+
+  /** A job's end, waiting for its step's commit. */
+  record Ended(ConsumerRecord<String, byte[]> record, JobEvent terminal, UsageEvent usage) {}
+
+  private final String workerId;
+  private final Clock clock;
+
+  OutcomePublisher(String workerId, Clock clock) {
+    this.workerId = workerId;
+    this.clock = clock;
+  }
+
+  /** One short transaction: {@code started} for every job of a batch (no model run inside). */
+  void started(Producer<String, byte[]> p, List<JobRequest> jobs, Instant now) {
+    p.beginTransaction();
+    for (JobRequest job : jobs) {
+      send(
+          p,
+          Topics.JOB_EVENTS,
+          job.jobId(),
+          JobEvent.started(job.jobId(), job.accountId(), now, workerId));
+    }
+    p.commitTransaction();
+  }
+
+  /** A job's terminal event and usage from its outcome. */
+  Ended ended(ConsumerRecord<String, byte[]> record, JobRequest job, JobOutcome outcome) {
+    Instant done = clock.instant();
+    if (outcome.succeeded()) {
+      JobEvent terminal =
+          JobEvent.succeeded(
+              job.jobId(), job.accountId(), done, workerId, outcome.output(), outcome.usage());
+      UsageEvent usage =
+          new UsageEvent(
+              job.jobId(),
+              job.accountId(),
+              job.type(),
+              outcome.usage().inputTokens(),
+              outcome.usage().outputTokens(),
+              job.type() == JobType.IMAGE ? Math.max(1, outcome.usage().images()) : 0,
+              job.type() == JobType.IMAGE && !Boolean.FALSE.equals(job.input().detectObjects()),
+              done);
+      return new Ended(record, terminal, usage);
+    }
+    JobEvent terminal =
+        outcome.wasCanceled()
+            ? JobEvent.canceled(job.jobId(), job.accountId(), done, workerId, outcome.error())
+            : JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
+    return new Ended(record, terminal, null);
+  }
+
+  /** One transaction for the jobs that ended in one step: their events, usage and offsets. */
+  void commitEnded(
+      Producer<String, byte[]> p,
+      ConsumerGroupMetadata group,
+      OffsetTracker offsets,
+      List<Ended> ended) {
+    Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+    for (Ended e : ended) {
+      commit.putAll(
+          offsets.ended(e.record())); // per partition, the last has the lowest open offset
+    }
+    p.beginTransaction();
+    for (Ended e : ended) {
+      send(p, Topics.JOB_EVENTS, e.terminal().jobId(), e.terminal());
+      if (e.usage() != null) {
+        send(p, Topics.USAGE, e.usage().accountId(), e.usage());
+      }
+    }
+    if (!commit.isEmpty()) {
+      p.sendOffsetsToTransaction(commit, group);
+    }
+    p.commitTransaction();
+  }
+
+  /** A job ended without running (or only its offset was behind: {@code terminal} null). */
+  void commit(
+      Producer<String, byte[]> p,
+      ConsumerGroupMetadata group,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      JobEvent terminal) {
+    p.beginTransaction();
+    if (terminal != null) {
+      send(p, Topics.JOB_EVENTS, terminal.jobId(), terminal);
+    }
+    if (!offsets.isEmpty()) {
+      p.sendOffsetsToTransaction(offsets, group);
+    }
+    p.commitTransaction();
+  }
+
+  /**
+   * The record goes to the dead-letter topic with its reason, source and attempts, and its job ends
+   * failed with {@code dead_lettered} in the same transaction, so the client is not left with a job
+   * queued forever. An operator can replay it after a fix.
+   */
+  void deadLetter(
+      Producer<String, byte[]> p,
+      ConsumerGroupMetadata group,
+      ConsumerRecord<String, byte[]> r,
+      Map<TopicPartition, OffsetAndMetadata> offsets,
+      String reason,
+      int attempts) {
+    LOG.warn(
+        "dead-lettering the job at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), reason);
+    ProducerRecord<String, byte[]> dlq =
+        new ProducerRecord<>(
+            Topics.JOBS_DLQ.name(), r.key(), r.value() == null ? new byte[0] : r.value());
+    dlq.headers()
+        .add(new RecordHeader("kosmos.dlq.reason", bytes(reason)))
+        .add(
+            new RecordHeader(
+                "kosmos.dlq.source", bytes(r.topic() + "-" + r.partition() + "@" + r.offset())))
+        .add(new RecordHeader("kosmos.dlq.attempts", bytes(String.valueOf(attempts))));
+    p.beginTransaction();
+    p.send(dlq);
+    if (r.key() != null && !r.key().isEmpty()) {
+      send(
+          p,
+          Topics.JOB_EVENTS,
+          r.key(),
+          JobEvent.failed(
+              r.key(),
+              null,
+              clock.instant(),
+              workerId,
+              new JobEvent.Error(
+                  "dead_lettered",
+                  "The job message could not be processed and was set aside for an operator: "
+                      + (reason == null
+                          ? "unknown reason"
+                          : reason.length() > 200 ? reason.substring(0, 200) : reason))));
+    }
+    if (!offsets.isEmpty()) {
+      p.sendOffsetsToTransaction(offsets, group);
+    }
+    p.commitTransaction();
+  }
+
+  private static byte[] bytes(String s) {
+    return (s == null ? "" : s).getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static <V> void send(
+      Producer<String, byte[]> p, Topic<String, V> topic, String key, V value) {
+    p.send(new ProducerRecord<>(topic.name(), key, topic.serializeValue(value)));
+  }
+}
