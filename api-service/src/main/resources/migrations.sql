@@ -180,3 +180,9 @@ CREATE INDEX quarantine_open ON quarantine (id) WHERE replayed_at IS NULL;
 ALTER TABLE outbox ADD COLUMN attempts integer NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN next_attempt_at timestamptz;
 ALTER TABLE outbox ADD COLUMN last_error text;
+
+--changeset kosmosx:9-job-deadline
+-- When a queued job stops waiting (a replay moves it), so jobs on a lane no worker serves end at
+-- their deadline with a clear code instead of waiting silently.
+ALTER TABLE jobs ADD COLUMN deadline_at timestamptz;
+CREATE INDEX jobs_queued_deadline ON jobs (deadline_at) WHERE status = 'queued';

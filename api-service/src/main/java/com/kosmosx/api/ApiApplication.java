@@ -18,6 +18,7 @@ import com.kosmosx.api.auth.RateLimitHeadersFilter;
 import com.kosmosx.api.core.AccountService;
 import com.kosmosx.api.core.BillingService;
 import com.kosmosx.api.core.DeadLetters;
+import com.kosmosx.api.core.DeadlineSweeper;
 import com.kosmosx.api.core.ImageNormalizer;
 import com.kosmosx.api.core.JobEventProjector;
 import com.kosmosx.api.core.JobService;
@@ -25,6 +26,7 @@ import com.kosmosx.api.core.JobValidator;
 import com.kosmosx.api.core.JobViews;
 import com.kosmosx.api.core.JobWaiters;
 import com.kosmosx.api.core.KeyService;
+import com.kosmosx.api.core.Lanes;
 import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.core.OutboxRelay;
 import com.kosmosx.api.core.Passwords;
@@ -261,6 +263,17 @@ public class ApiApplication extends Application<ApiConfiguration> {
             Duration.ofMillis(config.jobs.retention.toMilliseconds()),
             Duration.ofMillis(config.jobs.retentionSweepInterval.toMilliseconds()));
     env.lifecycle().manage(retention);
+    Lanes lanes = new Lanes(jdbi, admin, config.kafka.workerGroup);
+    DeadlineSweeper deadlines =
+        new DeadlineSweeper(
+            jdbi,
+            clock,
+            Duration.ofMillis(config.jobs.deadlineGrace.toMilliseconds()),
+            Duration.ofMillis(config.jobs.deadlineSweepInterval.toMilliseconds()),
+            lanes,
+            webhooks);
+    env.lifecycle().manage(deadlines);
+    env.healthChecks().register("lanes", lanes.healthCheck());
     // One liveness check per background loop (admin port /healthcheck, "loop.<name>").
     java.util.List<Loop> loops = new java.util.ArrayList<>();
     if (config.outbox.relayEnabled) {
@@ -270,7 +283,12 @@ public class ApiApplication extends Application<ApiConfiguration> {
       loops.add(webhooks.loop());
     }
     loops.addAll(
-        java.util.List.of(projector.loop(), rollupSink.loop(), waiters.loop(), retention.loop()));
+        java.util.List.of(
+            projector.loop(),
+            rollupSink.loop(),
+            waiters.loop(),
+            retention.loop(),
+            deadlines.loop()));
     loops.forEach(l -> env.healthChecks().register("loop." + l.name(), l.healthCheck()));
     java.util.concurrent.ExecutorService waitAnswers =
         env.lifecycle().executorService("job-wait-answers").minThreads(2).maxThreads(8).build();

@@ -63,6 +63,11 @@ public class ApiConfiguration extends Configuration {
 
     /** Consumer group of the usage-rollups sink into PostgreSQL. */
     @NotEmpty @JsonProperty public String rollupSinkGroup = "kosmos-api.rollup-sink";
+
+    /**
+     * The workers' consumer group prefix ({@code <prefix>.<lane>}): a lane is served by members.
+     */
+    @NotEmpty @JsonProperty public String workerGroup = "kosmos-workers";
   }
 
   /** The transactional outbox relay. */
@@ -202,6 +207,15 @@ public class ApiConfiguration extends Configuration {
 
     /** A job that has not started by then ends failed/expired, unbilled. */
     @NotNull @JsonProperty public Duration deadline = Duration.hours(1);
+
+    /**
+     * How long after its deadline a job still queued is ended {@code expired} by the API (a worker
+     * that reaches it first ends it itself); covers the projection's lag of a started job.
+     */
+    @NotNull @JsonProperty public Duration deadlineGrace = Duration.minutes(2);
+
+    /** How often queued jobs are checked against their deadline. */
+    @NotNull @JsonProperty public Duration deadlineSweepInterval = Duration.seconds(10);
   }
 
   /** Credentials. */

@@ -53,7 +53,7 @@ public final class DeadLetters {
    * replay an hour after the cause must run the job, not end it {@code expired}. Other messages,
    * and bytes that are not a job, go back as they were.
    */
-  public static byte[] requeued(String topic, byte[] payload, Instant now, Duration deadline) {
+  public static byte[] requeued(String topic, byte[] payload, Instant deadline) {
     if (topic == null
         || !topic.startsWith("kosmos.jobs.")
         || topic.equals(Topics.JOBS_DLQ.name())) {
@@ -73,7 +73,7 @@ public final class DeadLetters {
               job.lane(),
               job.input(),
               job.submittedAt(),
-              now.plus(deadline)));
+              deadline));
     } catch (RuntimeException e) {
       return payload; // not a job we can read: the worker dead-letters it again, with its reason
     }
@@ -122,13 +122,14 @@ public final class DeadLetters {
                 skipped.add(r.topic() + "-" + r.partition() + "@" + r.offset());
                 continue;
               }
-              outbox.insert(
-                  source, r.key(), requeued(source, r.value(), clock.instant(), jobDeadline));
+              Instant fresh = clock.instant().plus(jobDeadline);
+              outbox.insert(source, r.key(), requeued(source, r.value(), fresh));
               h.createUpdate(
                       "UPDATE jobs SET status = 'queued', error_code = NULL, error_message = NULL,"
-                          + " completed_at = NULL WHERE id = :id AND status = 'failed'"
-                          + " AND error_code = 'dead_lettered'")
+                          + " completed_at = NULL, deadline_at = :deadline WHERE id = :id"
+                          + " AND status = 'failed' AND error_code = 'dead_lettered'")
                   .bind("id", r.key())
+                  .bind("deadline", fresh)
                   .execute();
               jobs.add(r.key());
             }

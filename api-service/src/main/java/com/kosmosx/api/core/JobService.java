@@ -200,6 +200,7 @@ public final class JobService {
                   .bind("metadata", metadataJson)
                   .bind("webhook", webhookJson)
                   .bind("createdAt", now)
+                  .bind("deadlineAt", message.deadline())
                   .bind("topic", topic.name())
                   .bind("payload", topic.serializeValue(message))
                   .execute();

@@ -257,14 +257,16 @@ public final class OutboxRelay implements Managed, Loop.Body {
    * deadline, see {@link DeadLetters#requeued}).
    */
   public void replay(Handle h, QuarantineStore.Entry e, Duration jobDeadline) {
-    byte[] payload = DeadLetters.requeued(e.topic(), e.payload(), clock.instant(), jobDeadline);
+    Instant deadline = clock.instant().plus(jobDeadline);
+    byte[] payload = DeadLetters.requeued(e.topic(), e.payload(), deadline);
     h.attach(OutboxDao.class).insert(e.topic(), e.key(), payload);
     if (e.key() != null) {
       h.createUpdate(
               "UPDATE jobs SET status = 'queued', error_code = NULL, error_message = NULL,"
-                  + " completed_at = NULL WHERE id = :id AND status = 'failed'"
-                  + " AND error_code = 'undeliverable'")
+                  + " completed_at = NULL, deadline_at = :deadline WHERE id = :id"
+                  + " AND status = 'failed' AND error_code = 'undeliverable'")
           .bind("id", e.key())
+          .bind("deadline", deadline)
           .execute();
     }
   }

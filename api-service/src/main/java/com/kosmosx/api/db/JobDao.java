@@ -33,8 +33,9 @@ public interface JobDao {
   /** The job row and its outbox message in one statement (one round trip). */
   String INSERT_WITH_MESSAGE =
       "WITH job AS (INSERT INTO jobs (id, account_id, type, status, lane, input, metadata,"
-          + " webhook, created_at) VALUES (:id, :accountId, :type, 'queued', :lane,"
-          + " CAST(:input AS jsonb), CAST(:metadata AS jsonb), CAST(:webhook AS jsonb), :createdAt)"
+          + " webhook, created_at, deadline_at) VALUES (:id, :accountId, :type, 'queued', :lane,"
+          + " CAST(:input AS jsonb), CAST(:metadata AS jsonb), CAST(:webhook AS jsonb), :createdAt,"
+          + " :deadlineAt)"
           + " RETURNING id)"
           + " INSERT INTO outbox (topic, msg_key, payload) SELECT :topic, id, :payload FROM job";
 

@@ -30,8 +30,7 @@ class DeadLettersTest {
         DeadLetters.requeued(
             Topics.jobs("acme").name(),
             Topics.jobs("acme").serializeValue(job),
-            REPLAYED,
-            Duration.ofHours(1));
+            REPLAYED.plus(Duration.ofHours(1)));
     JobRequest replayed = Topics.jobs("acme").deserializeValue(back);
     assertThat(replayed.deadline()).isEqualTo(REPLAYED.plus(Duration.ofHours(1)));
     assertThat(replayed.submittedAt()).as("its history stays").isEqualTo(SUBMITTED);
@@ -41,11 +40,9 @@ class DeadLettersTest {
   @Test
   void bytesThatAreNotAJobAndOtherTopicsGoBackAsTheyWere() {
     byte[] junk = "{oops".getBytes(StandardCharsets.UTF_8);
-    assertThat(DeadLetters.requeued(Topics.JOBS_SHARED.name(), junk, REPLAYED, Duration.ofHours(1)))
-        .isSameAs(junk);
+    assertThat(DeadLetters.requeued(Topics.JOBS_SHARED.name(), junk, REPLAYED)).isSameAs(junk);
     byte[] control = "{}".getBytes(StandardCharsets.UTF_8);
-    assertThat(
-            DeadLetters.requeued(Topics.JOB_CONTROL.name(), control, REPLAYED, Duration.ofHours(1)))
+    assertThat(DeadLetters.requeued(Topics.JOB_CONTROL.name(), control, REPLAYED))
         .isSameAs(control);
   }
 }
