@@ -41,6 +41,7 @@ import com.kosmosx.api.errors.ApiProblemMapper;
 import com.kosmosx.api.errors.BodyLimitFilter;
 import com.kosmosx.api.errors.DatabaseProblemMapper;
 import com.kosmosx.api.errors.JsonProblemMapper;
+import com.kosmosx.api.errors.ProblemErrorHandler;
 import com.kosmosx.api.errors.UnexpectedProblemMapper;
 import com.kosmosx.api.errors.WebApplicationProblemMapper;
 import com.kosmosx.api.health.KafkaHealthCheck;
@@ -376,6 +377,16 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new ApiProblemMapper());
     jersey.register(new JsonProblemMapper());
     jersey.register(new WebApplicationProblemMapper());
+    // Jetty's own refusals (unparseable request lines, broken URIs) are problem+json too.
+    env.lifecycle()
+        .addServerLifecycleListener(
+            server -> {
+              ProblemErrorHandler errors = new ProblemErrorHandler();
+              server.setErrorHandler(errors);
+              server
+                  .getDescendants(org.eclipse.jetty.server.handler.ContextHandler.class)
+                  .forEach(c -> c.setErrorHandler(errors));
+            });
     // Not Dropwizard's JdbiExceptionsBundle: its mappers answer {"code":500,"message":…}.
     jersey.register(new DatabaseProblemMapper());
     jersey.register(new DatabaseProblemMapper.Sql());

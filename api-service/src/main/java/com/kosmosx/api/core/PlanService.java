@@ -156,7 +156,19 @@ public final class PlanService {
 
   /** The account's schedule and the plans in force now. */
   public Map<String, Object> get(String accountId) {
-    return view(jdbi.withHandle(h -> load(h, accountId, clock.instant())));
+    return view(
+        jdbi.withHandle(
+            h -> {
+              boolean exists =
+                  h.createQuery("SELECT count(*) > 0 FROM accounts WHERE id = :a")
+                      .bind("a", accountId)
+                      .mapTo(Boolean.class)
+                      .one();
+              if (!exists) {
+                throw ApiProblem.notFound("Account " + accountId);
+              }
+              return load(h, accountId, clock.instant());
+            }));
   }
 
   static AccountPlan load(Handle h, String accountId, Instant now) {

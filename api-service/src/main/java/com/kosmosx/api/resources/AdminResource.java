@@ -30,6 +30,13 @@ import java.util.Map;
 @Produces({MediaType.APPLICATION_JSON, "text/csv"})
 @Authenticated(value = Authenticated.Scheme.API_KEY, roles = Caller.Role.ADMIN)
 public final class AdminResource {
+  private static final java.util.regex.Pattern ACCOUNT_ID =
+      java.util.regex.Pattern.compile("acc_[0-9a-z]{1,64}");
+
+  /** The loops that quarantine what they cannot apply. */
+  static final List<String> QUARANTINING_LOOPS =
+      List.of("outbox-relay", "job-event-projector", "rollup-sink", "webhook-deliveries");
+
   private final KeyService keys;
   private final PlanService plans;
   private final DeadLetters deadLetters;
@@ -62,6 +69,11 @@ public final class AdminResource {
       @QueryParam("granularity") String granularity,
       @QueryParam("account_id") String accountId,
       @QueryParam("format") String format) {
+    if (accountId != null && !ACCOUNT_ID.matcher(accountId).matches()) {
+      throw ApiProblem.validation(
+          "Query parameter 'account_id' is an account id (acc_ and 1-64 of 0-9, a-z).",
+          "account_id");
+    }
     List<Map<String, Object>> rows =
         billing.usage(
             accountId,
