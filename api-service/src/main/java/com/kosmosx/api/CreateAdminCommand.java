@@ -1,10 +1,10 @@
 package com.kosmosx.api;
 
 import com.codahale.metrics.MetricRegistry;
+import com.kosmosx.api.accounts.AccountService;
+import com.kosmosx.api.accounts.Passwords;
 import com.kosmosx.api.api.AccountCreated;
 import com.kosmosx.api.api.CreateAccountRequest;
-import com.kosmosx.api.core.AccountService;
-import com.kosmosx.api.core.Passwords;
 import io.dropwizard.core.cli.ConfiguredCommand;
 import io.dropwizard.core.setup.Bootstrap;
 import java.time.Clock;

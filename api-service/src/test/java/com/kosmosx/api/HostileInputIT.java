@@ -178,7 +178,7 @@ class HostileInputIT {
 
   @Test
   void aSixteenBitRgbaBombAsAMultipartPartIsDecodedSubsampledAndTheApiLives() throws Exception {
-    byte[] bomb = com.kosmosx.api.core.ImageNormalizerTest.sixteenBitRgbaBomb(7000);
+    byte[] bomb = com.kosmosx.api.jobs.ImageNormalizerTest.sixteenBitRgbaBomb(7000);
     String boundary = "b" + UUID.randomUUID();
     ByteArrayOutputStream body = new ByteArrayOutputStream();
     body.write(

@@ -400,13 +400,13 @@ class JobLifecycleIT {
             .installPlugin(new org.jdbi.v3.sqlobject.SqlObjectPlugin());
     // A sweep "8 days later" erases it; one "now" does not.
     var now =
-        new com.kosmosx.api.core.RetentionSweeper(
+        new com.kosmosx.api.jobs.RetentionSweeper(
             jdbi, java.time.Clock.systemUTC(), Duration.ofDays(7), Duration.ofHours(1));
     now.sweep();
     assertThat(ApiTestApp.json(app.get("/v1/jobs/" + id, "X-API-Key", key)).path("output").isNull())
         .isFalse();
     var later =
-        new com.kosmosx.api.core.RetentionSweeper(
+        new com.kosmosx.api.jobs.RetentionSweeper(
             jdbi,
             java.time.Clock.offset(java.time.Clock.systemUTC(), Duration.ofDays(8)),
             Duration.ofDays(7),

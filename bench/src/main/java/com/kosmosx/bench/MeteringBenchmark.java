@@ -1,7 +1,7 @@
 package com.kosmosx.bench;
 
 import com.kosmosx.api.ApiApplication;
-import com.kosmosx.api.core.RollupSink;
+import com.kosmosx.api.billing.RollupSink;
 import com.kosmosx.contracts.JobType;
 import com.kosmosx.contracts.PriceList;
 import com.kosmosx.contracts.TopicAdmin;

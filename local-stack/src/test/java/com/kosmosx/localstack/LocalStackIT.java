@@ -38,6 +38,16 @@ class LocalStackIT {
           .contains("\"status\":\"succeeded\"")
           .contains("\"output\":{\"text\":\"");
 
+      // When one account floods the API with twenty 20 MB images at once, the API (384 MB heap)
+      // answers every upload and another account's jobs still succeed
+      UploadFlood.Result flood = UploadFlood.run(layout.apiUrl());
+      System.out.printf("upload flood: 20 uploads of 20 MB -> %s%n", flood.statuses());
+      assertThat(flood.statuses().getOrDefault(202, 0)).as("most uploads accepted").isPositive();
+      assertThat(stack.status()).as("every process still running").isZero();
+      for (String id : flood.bystanderJobs()) {
+        assertThat(awaitStatus(layout, flood.bystanderKey(), id)).as(id).isEqualTo("succeeded");
+      }
+
       // When the broker is killed, jobs are accepted anyway, and the API is killed before it could
       // publish them
       String key = out.replaceAll("(?s).*key: (kx_live_[A-Za-z0-9]+).*", "$1");

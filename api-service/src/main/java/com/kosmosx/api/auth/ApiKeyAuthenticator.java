@@ -2,7 +2,7 @@ package com.kosmosx.api.auth;
 
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.LoadingCache;
-import com.kosmosx.api.core.ApiKeys;
+import com.kosmosx.api.accounts.ApiKeys;
 import com.kosmosx.api.db.ApiKeyDao;
 import io.dropwizard.lifecycle.Managed;
 import java.nio.ByteBuffer;

@@ -1,7 +1,7 @@
 package com.kosmosx.api.auth;
 
-import com.kosmosx.api.core.Limits;
-import com.kosmosx.api.core.Passwords;
+import com.kosmosx.api.accounts.Limits;
+import com.kosmosx.api.accounts.Passwords;
 import com.kosmosx.api.db.AccountDao;
 import com.kosmosx.api.db.AccountRow;
 import java.util.Locale;

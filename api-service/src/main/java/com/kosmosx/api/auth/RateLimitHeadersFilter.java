@@ -1,7 +1,7 @@
 package com.kosmosx.api.auth;
 
-import com.kosmosx.api.core.Limits;
-import com.kosmosx.api.core.RateLimiter;
+import com.kosmosx.api.accounts.Limits;
+import com.kosmosx.api.accounts.RateLimiter;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.container.ContainerResponseFilter;

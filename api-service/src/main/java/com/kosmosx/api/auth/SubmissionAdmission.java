@@ -1,6 +1,6 @@
 package com.kosmosx.api.auth;
 
-import com.kosmosx.api.core.Limits;
+import com.kosmosx.api.accounts.Limits;
 import jakarta.ws.rs.Priorities;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerRequestFilter;

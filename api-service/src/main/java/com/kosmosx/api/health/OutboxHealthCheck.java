@@ -1,7 +1,7 @@
 package com.kosmosx.api.health;
 
 import com.codahale.metrics.health.HealthCheck;
-import com.kosmosx.api.core.OutboxRelay;
+import com.kosmosx.api.outbox.OutboxRelay;
 
 /**
  * Reports the outbox backlog. A backlog is not unhealthy by itself (it is how the API rides out a

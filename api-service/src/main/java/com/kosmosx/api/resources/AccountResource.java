@@ -1,13 +1,13 @@
 package com.kosmosx.api.resources;
 
+import com.kosmosx.api.accounts.AccountService;
+import com.kosmosx.api.accounts.KeyService;
+import com.kosmosx.api.accounts.Limits;
 import com.kosmosx.api.api.AccountCreated;
 import com.kosmosx.api.api.CreateAccountRequest;
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Authenticated.Scheme;
 import com.kosmosx.api.auth.ClientAddressFilter;
-import com.kosmosx.api.core.AccountService;
-import com.kosmosx.api.core.KeyService;
-import com.kosmosx.api.core.Limits;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.POST;

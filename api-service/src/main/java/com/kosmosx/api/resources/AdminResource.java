@@ -1,12 +1,12 @@
 package com.kosmosx.api.resources;
 
+import com.kosmosx.api.accounts.KeyService;
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Caller;
-import com.kosmosx.api.core.BillingService;
-import com.kosmosx.api.core.DeadLetters;
-import com.kosmosx.api.core.KeyService;
-import com.kosmosx.api.core.PlanService;
+import com.kosmosx.api.billing.BillingService;
+import com.kosmosx.api.billing.PlanService;
 import com.kosmosx.api.errors.ApiProblem;
+import com.kosmosx.api.outbox.DeadLetters;
 import com.kosmosx.api.quarantine.QuarantineStore;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;

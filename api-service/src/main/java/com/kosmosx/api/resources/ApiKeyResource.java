@@ -1,5 +1,6 @@
 package com.kosmosx.api.resources;
 
+import com.kosmosx.api.accounts.KeyService;
 import com.kosmosx.api.api.ApiKeyView;
 import com.kosmosx.api.api.CreateKeyRequest;
 import com.kosmosx.api.api.NewApiKey;
@@ -7,7 +8,6 @@ import com.kosmosx.api.api.RotateKeyRequest;
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Authenticated.Scheme;
 import com.kosmosx.api.auth.Caller;
-import com.kosmosx.api.core.KeyService;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;

@@ -1,5 +1,8 @@
 package com.kosmosx.api.resources;
 
+import com.kosmosx.api.accounts.AccountService;
+import com.kosmosx.api.accounts.KeyService;
+import com.kosmosx.api.accounts.Limits;
 import com.kosmosx.api.api.AccountCreated;
 import com.kosmosx.api.api.CreateAccountRequest;
 import com.kosmosx.api.api.JobView;
@@ -11,11 +14,8 @@ import com.kosmosx.api.auth.Authenticated.Scheme;
 import com.kosmosx.api.auth.BasicAuthenticator;
 import com.kosmosx.api.auth.Caller;
 import com.kosmosx.api.auth.ClientAddressFilter;
-import com.kosmosx.api.core.AccountService;
-import com.kosmosx.api.core.JobService;
-import com.kosmosx.api.core.KeyService;
-import com.kosmosx.api.core.Limits;
 import com.kosmosx.api.errors.ApiProblem;
+import com.kosmosx.api.jobs.JobService;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;

@@ -2,7 +2,7 @@ package com.kosmosx.api.resources;
 
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Caller;
-import com.kosmosx.api.core.BillingService;
+import com.kosmosx.api.billing.BillingService;
 import com.kosmosx.api.errors.ApiProblem;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;

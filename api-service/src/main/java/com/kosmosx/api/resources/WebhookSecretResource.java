@@ -1,8 +1,8 @@
 package com.kosmosx.api.resources;
 
+import com.kosmosx.api.accounts.KeyService;
 import com.kosmosx.api.auth.Authenticated;
 import com.kosmosx.api.auth.Authenticated.Scheme;
-import com.kosmosx.api.core.KeyService;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;

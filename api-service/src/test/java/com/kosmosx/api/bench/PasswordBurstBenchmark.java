@@ -22,8 +22,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <pre>
  *   ./mvnw -q -pl api-service -am install -DskipTests
- *   ./mvnw -q -pl api-service exec:java -Dexec.classpathScope=test \
- *       -Dexec.mainClass=com.kosmosx.api.bench.PasswordBurstBenchmark
+ *   cd api-service &amp;&amp; ../mvnw -q org.codehaus.mojo:exec-maven-plugin:3.5.0:java \
+ *       -Dexec.classpathScope=test -Dexec.mainClass=com.kosmosx.api.bench.PasswordBurstBenchmark
  * </pre>
  */
 public final class PasswordBurstBenchmark {

@@ -1,0 +1,185 @@
+package com.kosmosx.api.outbox;
+
+import com.kosmosx.runtime.Failures;
+import com.kosmosx.runtime.Loop;
+import com.kosmosx.runtime.Quarantine;
+import io.dropwizard.lifecycle.Managed;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A consumer-group loop, on the {@link Loop} runtime, that applies each polled batch to PostgreSQL
+ * and commits the offsets after: at-least-once, so applying must be idempotent.
+ *
+ * <p>A poll is applied in one transaction. If that fails, its records are applied one by one: a
+ * record that cannot be read, that the database refuses for its data, or that fails alone {@link
+ * #STRIKES} times in a row is quarantined with its reason and bytes, and the rest flow. Any other
+ * failure is the peer's: the runtime drops the consumer, backs off, and a new one resumes from the
+ * committed offsets.
+ */
+public abstract class TopicFollower<T> implements Managed, Loop.Body {
+  private static final Logger LOG = LoggerFactory.getLogger(TopicFollower.class);
+  static final int STRIKES = 3;
+
+  private final String name;
+  private final String topic;
+  private final Supplier<Consumer<String, byte[]>> consumers;
+  private final Quarantine quarantine;
+  private final Loop loop;
+  private volatile Consumer<String, byte[]> consumer;
+  private String strikeSource;
+  private int strikes;
+
+  protected TopicFollower(
+      String name,
+      String topic,
+      Supplier<Consumer<String, byte[]>> consumers,
+      Loop.Settings settings,
+      Quarantine quarantine) {
+    this.name = name;
+    this.topic = topic;
+    this.consumers = consumers;
+    this.quarantine = quarantine;
+    this.loop = new Loop(name, this, settings);
+  }
+
+  /** The record's value, or null when there is nothing to apply; throws if it cannot be read. */
+  protected abstract T decode(ConsumerRecord<String, byte[]> record);
+
+  /** Applies a poll's values in one transaction. */
+  protected abstract void applyAll(List<T> values);
+
+  /** Applies one value in its own transaction. */
+  protected abstract void applyOne(T value);
+
+  public Loop loop() {
+    return loop;
+  }
+
+  @Override
+  public void start() {
+    loop.start();
+  }
+
+  @Override
+  public void stop() throws InterruptedException {
+    loop.stop();
+  }
+
+  @Override
+  public boolean round() {
+    Consumer<String, byte[]> c = consumer;
+    if (c == null) {
+      c = consumers.get();
+      consumer = c;
+      c.subscribe(List.of(topic));
+    }
+    ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(500));
+    if (records.isEmpty()) {
+      return true; // the poll itself waited
+    }
+    apply(records);
+    c.commitSync(Duration.ofSeconds(30));
+    return true;
+  }
+
+  @Override
+  public void interrupt() {
+    Consumer<String, byte[]> c = consumer;
+    if (c != null) {
+      c.wakeup();
+    }
+  }
+
+  @Override
+  public void reset() {
+    Consumer<String, byte[]> c = consumer;
+    consumer = null;
+    if (c != null) {
+      try {
+        // Bounded: a shutdown must not wait the default 30 s for a broker that is away.
+        c.close(Duration.ofSeconds(5));
+      } catch (RuntimeException e) {
+        LOG.debug("{}: closing the consumer failed", name, e);
+      }
+    }
+  }
+
+  /** Applies a poll: whole, or record by record with quarantine when whole fails. */
+  public void apply(Iterable<ConsumerRecord<String, byte[]>> records) {
+    List<ConsumerRecord<String, byte[]>> readable = new ArrayList<>();
+    List<T> values = new ArrayList<>();
+    for (ConsumerRecord<String, byte[]> r : records) {
+      T v;
+      try {
+        v = decode(r);
+      } catch (RuntimeException e) {
+        setAside(r, "unreadable: " + Failures.describe(e));
+        continue;
+      }
+      if (v != null) {
+        readable.add(r);
+        values.add(v);
+      }
+    }
+    if (values.isEmpty()) {
+      return;
+    }
+    try {
+      applyAll(values);
+      return;
+    } catch (RuntimeException e) {
+      if (Failures.fatal(e)) {
+        throw e;
+      }
+      LOG.warn(
+          "{}: a poll of {} failed whole, applying one by one: {}",
+          name,
+          values.size(),
+          e.toString());
+    }
+    for (int i = 0; i < values.size(); i++) {
+      ConsumerRecord<String, byte[]> r = readable.get(i);
+      try {
+        applyOne(values.get(i));
+      } catch (RuntimeException e) {
+        String source = source(r);
+        if (Failures.poison(e)) {
+          setAside(r, "refused: " + Failures.describe(e));
+          continue;
+        }
+        strikes = source.equals(strikeSource) ? strikes + 1 : 1;
+        strikeSource = source;
+        if (strikes >= STRIKES && !Failures.fatal(e)) {
+          setAside(r, "failed " + strikes + " times alone: " + Failures.describe(e));
+          strikes = 0;
+          strikeSource = null;
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  private void setAside(ConsumerRecord<String, byte[]> r, String reason) {
+    quarantine.put(
+        new Quarantine.Poison(
+            name,
+            source(r),
+            r.topic(),
+            r.key(),
+            reason,
+            r.value() == null ? new byte[0] : r.value()));
+  }
+
+  private static String source(ConsumerRecord<String, byte[]> r) {
+    return r.topic() + "-" + r.partition() + "@" + r.offset();
+  }
+}
