@@ -436,6 +436,48 @@ class PoisonIT {
   }
 
   @Test
+  void theWorkersDeadLettersAreListedUntilReplayed() throws Exception {
+    String key = app.newAccountKey("dlq" + UUID.randomUUID().toString().substring(0, 6));
+    String job = submit(key);
+    // What a worker writes when it cannot read a job message.
+    ProducerRecord<String, byte[]> dlq =
+        new ProducerRecord<>(
+            Topics.JOBS_DLQ.name(), job, "{broken".getBytes(StandardCharsets.UTF_8));
+    dlq.headers()
+        .add("kosmos.dlq.reason", "cannot read JobRequest".getBytes(StandardCharsets.UTF_8))
+        .add(
+            "kosmos.dlq.source",
+            (Topics.JOBS_SHARED.name() + "-0@7").getBytes(StandardCharsets.UTF_8))
+        .add("kosmos.dlq.attempts", "1".getBytes(StandardCharsets.UTF_8));
+    raw.send(dlq).get();
+    JsonNode listed =
+        await(
+            "the dead letter in the list",
+            Duration.ofSeconds(30),
+            () -> {
+              HttpResponse<String> r =
+                  app.get("/v1/admin/dead-letters", "Authorization", "Bearer " + ADMIN);
+              assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+              for (JsonNode n : ApiTestApp.json(r).path("data")) {
+                if (job.equals(n.path("job_id").asText())) {
+                  return n;
+                }
+              }
+              return null;
+            });
+    assertThat(listed.path("reason").asText()).isEqualTo("cannot read JobRequest");
+    assertThat(listed.path("source").asText()).isEqualTo(Topics.JOBS_SHARED.name() + "-0@7");
+    assertThat(listed.path("attempts").asInt()).isEqualTo(1);
+    HttpResponse<String> replay =
+        app.postJson("/v1/admin/dead-letters/replay", "", "Authorization", "Bearer " + ADMIN);
+    assertThat(replay.statusCode()).as(replay.body()).isEqualTo(200);
+    assertThat(replay.body()).contains(job);
+    HttpResponse<String> after =
+        app.get("/v1/admin/dead-letters", "Authorization", "Bearer " + ADMIN);
+    assertThat(after.body()).as("replayed: no longer listed").doesNotContain(job);
+  }
+
+  @Test
   void everyLoopHasALivenessCheck() throws Exception {
     JsonNode h = health();
     for (String loop :

@@ -11,11 +11,13 @@ import io.dropwizard.core.setup.Bootstrap;
 import io.dropwizard.core.setup.Environment;
 import io.dropwizard.lifecycle.Managed;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
+import com.kosmosx.runtime.KafkaSettings;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 
@@ -40,7 +42,7 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
 
   @Override
   public void run(MeteringConfiguration config, Environment env) throws Exception {
-    try (Admin admin = Admin.create(Map.of("bootstrap.servers", config.kafkaBootstrap))) {
+    try (Admin admin = Admin.create(KafkaSettings.admin(config.kafkaBootstrap, config.applicationId + "-admin"))) {
       TopicAdmin.ensureTopics(
           admin, Topics.all(), config.topicPartitions, config.replicationFactor);
     }
@@ -89,14 +91,14 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, config.rollupCacheBytes);
     // A crashed instance must not hold its partitions (and block the next join) for the default
     // 45 s: evict silent members after 10 s.
-    p.put(StreamsConfig.consumerPrefix("session.timeout.ms"), 10_000);
-    p.put(StreamsConfig.consumerPrefix("heartbeat.interval.ms"), 3_000);
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 3_000);
     // Seven small records are written per usage event (dedup, three rollups with their
     // changelogs): larger batches, lz4 and bigger polls took throughput from ~5,000 to ~8,000
     // events/s on the 2-core machine (MeteringBenchmark).
-    p.put(StreamsConfig.producerPrefix("compression.type"), "lz4");
-    p.put(StreamsConfig.producerPrefix("batch.size"), 262_144);
-    p.put(StreamsConfig.consumerPrefix("max.poll.records"), 2_000);
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
+    p.put(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 262_144);
+    p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 2_000);
     return p;
   }
 }

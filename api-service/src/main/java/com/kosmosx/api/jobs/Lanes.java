@@ -99,8 +99,10 @@ public final class Lanes {
   }
 
   /**
-   * Unhealthy while a lane has no worker: its jobs cannot run, and end {@code expired} at their
-   * deadline (see {@link DeadlineSweeper}).
+   * Names every lane without a worker (their jobs cannot run and end {@code expired} at their
+   * deadline, see {@link DeadlineSweeper}). It stays healthy: a missing worker does not make this
+   * API instance unfit to serve, and a load balancer or the local stack's start must not take it
+   * out for that. The message and the {@code unserved} detail say which lanes are idle.
    */
   public HealthCheck healthCheck() {
     return new HealthCheck() {
@@ -109,13 +111,14 @@ public final class Lanes {
         Map<String, Boolean> s = served();
         List<String> idle =
             s.entrySet().stream().filter(e -> !e.getValue()).map(Map.Entry::getKey).toList();
-        ResultBuilder b =
-            idle.isEmpty() ? Result.builder().healthy() : Result.builder().unhealthy();
-        return b.withMessage(
+        return Result.builder()
+            .healthy()
+            .withMessage(
                 idle.isEmpty()
                     ? "every lane has a worker: " + s.keySet()
                     : "lanes without a worker: " + idle)
             .withDetail("lanes", s)
+            .withDetail("unserved", idle)
             .build();
       }
     };

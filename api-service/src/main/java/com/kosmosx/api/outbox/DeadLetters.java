@@ -85,32 +85,71 @@ public final class DeadLetters {
     return rest.endsWith(".v1") ? rest.substring(0, rest.length() - 3) : rest;
   }
 
-  /** Replays up to {@code limit} dead letters not replayed before; returns what was replayed. */
-  public Map<String, Object> replay(int limit) {
+  /** Dead letters read from where the replay group stands, and the offsets just past them. */
+  private record Read(
+      List<ConsumerRecord<String, byte[]>> records, Map<TopicPartition, OffsetAndMetadata> next) {}
+
+  /** Reads up to {@code limit} dead letters not replayed yet, within 10 s. */
+  private static Read read(Consumer<String, byte[]> c, int limit) {
     List<ConsumerRecord<String, byte[]>> records = new ArrayList<>();
     Map<TopicPartition, OffsetAndMetadata> next = new HashMap<>();
-    try (Consumer<String, byte[]> c = consumers.get()) {
-      List<TopicPartition> partitions =
-          c.partitionsFor(Topics.JOBS_DLQ.name()).stream()
-              .map(p -> new TopicPartition(p.topic(), p.partition()))
-              .toList();
-      c.assign(partitions);
-      Map<TopicPartition, Long> end = c.endOffsets(partitions);
-      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-      while (records.size() < limit && System.nanoTime() < deadline) {
-        boolean atEnd = partitions.stream().allMatch(tp -> c.position(tp) >= end.get(tp));
-        if (atEnd) {
+    List<TopicPartition> partitions =
+        c.partitionsFor(Topics.JOBS_DLQ.name(), Duration.ofSeconds(10)).stream()
+            .map(p -> new TopicPartition(p.topic(), p.partition()))
+            .toList();
+    c.assign(partitions); // positions start at the replay group's committed offsets
+    Map<TopicPartition, Long> end = c.endOffsets(partitions, Duration.ofSeconds(10));
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (records.size() < limit && System.nanoTime() < deadline) {
+      boolean atEnd = partitions.stream().allMatch(tp -> c.position(tp) >= end.get(tp));
+      if (atEnd) {
+        break;
+      }
+      for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+        if (records.size() >= limit) {
           break;
         }
-        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
-          if (records.size() >= limit) {
-            break;
-          }
-          records.add(r);
-          next.put(
-              new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
-        }
+        records.add(r);
+        next.put(
+            new TopicPartition(r.topic(), r.partition()), new OffsetAndMetadata(r.offset() + 1));
       }
+    }
+    return new Read(records, next);
+  }
+
+  /**
+   * Lists up to {@code limit} dead letters not replayed yet, oldest first: job id, reason, source,
+   * attempts and when, read from the topic's headers (the worker has no database of its own).
+   */
+  public List<Map<String, Object>> list(int limit) {
+    try (Consumer<String, byte[]> c = consumers.get()) {
+      List<Map<String, Object>> out = new ArrayList<>();
+      for (ConsumerRecord<String, byte[]> r : read(c, limit).records()) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("job_id", r.key());
+        m.put("reason", header(r, "kosmos.dlq.reason"));
+        m.put("source", header(r, "kosmos.dlq.source"));
+        String attempts = header(r, "kosmos.dlq.attempts");
+        m.put("attempts", attempts == null ? null : Integer.valueOf(attempts));
+        m.put("at", Instant.ofEpochMilli(r.timestamp()).toString());
+        m.put("position", r.topic() + "-" + r.partition() + "@" + r.offset());
+        out.add(m);
+      }
+      return out;
+    }
+  }
+
+  private static String header(ConsumerRecord<String, byte[]> r, String name) {
+    Header h = r.headers().lastHeader(name);
+    return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+  }
+
+  /** Replays up to {@code limit} dead letters not replayed before; returns what was replayed. */
+  public Map<String, Object> replay(int limit) {
+    try (Consumer<String, byte[]> c = consumers.get()) {
+      Read read = read(c, limit);
+      List<ConsumerRecord<String, byte[]>> records = read.records();
+      Map<TopicPartition, OffsetAndMetadata> next = read.next();
       List<String> jobs = new ArrayList<>();
       List<String> skipped = new ArrayList<>();
       jdbi.useTransaction(

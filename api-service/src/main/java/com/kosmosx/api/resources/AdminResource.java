@@ -108,6 +108,30 @@ public final class AdminResource {
   }
 
   /**
+   * The worker's set-aside job messages not replayed yet, oldest first, with their reason, source
+   * and attempts ({@code ?limit=}, at most 1000).
+   */
+  @GET
+  @Path("/dead-letters")
+  public Map<String, Object> deadLetters(@QueryParam("limit") String limit) {
+    int n = 100;
+    if (limit != null) {
+      try {
+        n = Integer.parseInt(limit.trim());
+      } catch (NumberFormatException e) {
+        n = -1;
+      }
+      if (n < 1 || n > 1_000) {
+        throw ApiProblem.validation("Query parameter 'limit' is between 1 and 1000.", "limit");
+      }
+    }
+    Map<String, Object> out = new java.util.LinkedHashMap<>();
+    out.put("object", "list");
+    out.put("data", deadLetters.list(n));
+    return out;
+  }
+
+  /**
    * Sends up to {@code limit} dead-lettered job messages back to their lane (after the cause was
    * fixed); their jobs are queued again.
    */
