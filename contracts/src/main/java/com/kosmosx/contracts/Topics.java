@@ -20,10 +20,29 @@ public final class Topics {
   private static final Map<String, String> COMPACT =
       Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT);
 
+  /**
+   * Jobs lanes carry clients' inputs: kept a day (a job not started within its deadline, an hour by
+   * default, never runs anyway), so a closed account's inputs leave Kafka within 24 h.
+   */
+  private static final Map<String, String> LANE_MESSAGES =
+      Map.of(
+          TopicConfig.CLEANUP_POLICY_CONFIG,
+          TopicConfig.CLEANUP_POLICY_DELETE,
+          TopicConfig.RETENTION_MS_CONFIG,
+          String.valueOf(24L * 3600 * 1000));
+
+  /** Job events carry outputs: kept 7 days, the projection's longest outage to recover from. */
+  private static final Map<String, String> EVENTS =
+      Map.of(
+          TopicConfig.CLEANUP_POLICY_CONFIG,
+          TopicConfig.CLEANUP_POLICY_DELETE,
+          TopicConfig.RETENTION_MS_CONFIG,
+          String.valueOf(7L * 24 * 3600 * 1000));
+
   private static final Serde<String> KEY = Serdes.String();
 
   public static final Topic<String, JobEvent> JOB_EVENTS =
-      new Topic<>("kosmos.job-events.v1", KEY, new JsonSerde<>(JobEvent.class), DELETE);
+      new Topic<>("kosmos.job-events.v1", KEY, new JsonSerde<>(JobEvent.class), EVENTS);
   public static final Topic<String, JobControl> JOB_CONTROL =
       new Topic<>("kosmos.job-control.v1", KEY, new JsonSerde<>(JobControl.class), COMPACT);
   public static final Topic<String, UsageEvent> USAGE =
@@ -47,7 +66,7 @@ public final class Topics {
       throw new IllegalArgumentException("invalid lane name: " + lane);
     }
     return new Topic<>(
-        "kosmos.jobs." + lane + ".v1", KEY, new JsonSerde<>(JobRequest.class), DELETE);
+        "kosmos.jobs." + lane + ".v1", KEY, new JsonSerde<>(JobRequest.class), LANE_MESSAGES);
   }
 
   /** Every fixed topic (lanes other than shared are created when a dedicated lane is set up). */

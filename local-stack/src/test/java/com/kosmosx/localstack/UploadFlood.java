@@ -108,8 +108,7 @@ final class UploadFlood {
     List<CompletableFuture<HttpResponse<String>>> uploads = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
       byte[] body = i % 3 == 0 ? multipart : i % 3 == 1 ? asBase64 : asDataUrl;
-      String type =
-          i % 3 == 0 ? "multipart/form-data; boundary=" + boundary : "application/json";
+      String type = i % 3 == 0 ? "multipart/form-data; boundary=" + boundary : "application/json";
       uploads.add(
           http.sendAsync(
               HttpRequest.newBuilder(URI.create(api + "/v1/jobs"))

@@ -4,6 +4,7 @@ import com.kosmosx.contracts.TopicAdmin;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.metering.core.UsageTopology;
 import com.kosmosx.metering.health.StreamsHealthCheck;
+import com.kosmosx.runtime.KafkaSettings;
 import io.dropwizard.configuration.EnvironmentVariableSubstitutor;
 import io.dropwizard.configuration.SubstitutingSourceProvider;
 import io.dropwizard.core.Application;
@@ -13,11 +14,10 @@ import io.dropwizard.lifecycle.Managed;
 import java.time.Duration;
 import java.util.Properties;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.streams.CloseOptions;
-import org.apache.kafka.streams.KafkaStreams;
-import com.kosmosx.runtime.KafkaSettings;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.streams.CloseOptions;
+import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 
@@ -42,7 +42,8 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
 
   @Override
   public void run(MeteringConfiguration config, Environment env) throws Exception {
-    try (Admin admin = Admin.create(KafkaSettings.admin(config.kafkaBootstrap, config.applicationId + "-admin"))) {
+    try (Admin admin =
+        Admin.create(KafkaSettings.admin(config.kafkaBootstrap, config.applicationId + "-admin"))) {
       TopicAdmin.ensureTopics(
           admin, Topics.all(), config.topicPartitions, config.replicationFactor);
     }
