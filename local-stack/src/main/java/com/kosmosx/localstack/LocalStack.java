@@ -5,7 +5,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,18 +41,214 @@ public final class LocalStack {
     StackLayout layout = StackLayout.fromEnvironment(root, System.getenv());
     LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
     String cmd = args.length == 0 ? "up" : args[0];
-    boolean detached = args.length > 1 && args[1].equals("-d");
+    boolean flag = args.length > 1 && (args[1].equals("-d") || args[1].equals("--yes"));
     int rc =
         switch (cmd) {
-          case "up" -> stack.up(detached);
+          case "up" -> flag ? stack.upDetached() : stack.upSupervised(false);
+          case "supervise" -> stack.upSupervised(true);
           case "down" -> stack.down();
           case "status" -> stack.status();
+          case "reset" -> stack.reset(flag);
           default -> {
-            System.err.println("usage: kosmos up [-d] | down | status");
+            System.err.println("usage: kosmos up [-d] | down | status | reset [--yes]");
             yield 2;
           }
         };
     System.exit(rc);
+  }
+
+  /** A service process this launcher started. */
+  record Started(
+      Process launched, ProcessHandle handle, long logOffset, long atMillis, boolean viaSetsid) {}
+
+  boolean isRunning(ServiceSpec s) {
+    return running(s).isPresent();
+  }
+
+  /** {@code 3 s}, {@code 4 min 12 s}, {@code 2 h 5 min}. */
+  static String human(long millis) {
+    long s = millis / 1000;
+    if (s < 60) {
+      return s + " s";
+    }
+    if (s < 3600) {
+      return s / 60 + " min " + s % 60 + " s";
+    }
+    return s / 3600 + " h " + s % 3600 / 60 + " min";
+  }
+
+  private Path supervisorPid() {
+    return layout.run().resolve("supervisor.pid");
+  }
+
+  /** The background supervisor ({@code up -d}), if one runs. */
+  Optional<ProcessHandle> supervisor() {
+    try {
+      Path f = supervisorPid();
+      if (!Files.exists(f)) {
+        return Optional.empty();
+      }
+      String[] parts = Files.readString(f).trim().split(" ");
+      long started = parts.length > 1 ? Long.parseLong(parts[1]) : 0;
+      return ProcessHandle.of(Long.parseLong(parts[0]))
+          .filter(ProcessHandle::isAlive)
+          .filter(
+              h ->
+                  started == 0
+                      || h.info()
+                          .startInstant()
+                          .map(i -> i.toEpochMilli() == started)
+                          .orElse(true));
+    } catch (IOException | NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * {@code ./kosmos up} (in the foreground) and the background supervisor of {@code up -d}: starts
+   * what is not running, waits for health, then keeps every service running (see {@link
+   * Supervisor}) until stopped: Ctrl-C, or SIGTERM from {@code down}, stops the services too.
+   */
+  public int upSupervised(boolean background) throws Exception {
+    Files.createDirectories(layout.run());
+    if (background) {
+      ProcessHandle me = ProcessHandle.current();
+      Files.writeString(
+          supervisorPid(),
+          me.pid()
+              + " "
+              + me.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse("0"));
+    }
+    java.util.concurrent.atomic.AtomicBoolean stopping =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  stopping.set(true);
+                  System.out.println("\nStopping the local stack (data is kept)...");
+                  stopAll(layout.services());
+                  if (background) {
+                    try {
+                      Files.deleteIfExists(supervisorPid());
+                    } catch (IOException e) {
+                      System.err.println("cannot remove " + supervisorPid());
+                    }
+                  }
+                  stopped.countDown();
+                }));
+    Supervisor supervisor = new Supervisor(this, layout, Supervisor.Settings.DEFAULT, System.out);
+    int rc = startAll(supervisor);
+    if (rc != 0) {
+      return rc;
+    }
+    System.out.println(SUPERVISING);
+    System.out.flush();
+    supervisor.run(stopping::get);
+    stopped.await();
+    return 0;
+  }
+
+  /** The line the supervisor prints once the stack is up and supervised. */
+  static final String SUPERVISING = "[kosmos] supervising: a service that exits is restarted.";
+
+  /**
+   * {@code ./kosmos up -d}: starts the supervisor in the background (its own session, so it
+   * outlives this terminal), shows its output until the stack is up, and returns; {@code down}
+   * stops it.
+   */
+  public int upDetached() throws Exception {
+    Files.createDirectories(layout.logs());
+    Files.createDirectories(layout.run());
+    Optional<ProcessHandle> running = supervisor();
+    if (running.isPresent()) {
+      System.out.println(
+          "The local stack is already up (supervisor pid " + running.get().pid() + ").");
+      return status();
+    }
+    Path log = layout.logs().resolve("supervisor.log");
+    long offset = Files.exists(log) ? Files.size(log) : 0;
+    List<String> cmd = new ArrayList<>();
+    if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+      cmd.addAll(List.of("/usr/bin/setsid", "--fork"));
+    }
+    cmd.addAll(
+        List.of(
+            javaBin,
+            "-Xmx128m",
+            "-Dkosmos.root=" + layout.root(),
+            "-cp",
+            classpath,
+            LocalStack.class.getName(),
+            "supervise"));
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(layout.root().toFile());
+    pb.environment().putAll(layout.settings());
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    pb.start();
+    // Show what the supervisor prints until the stack is up, or it gives up.
+    long end = System.nanoTime() + START_TIMEOUT.plusMinutes(1).toNanos();
+    long shown = offset;
+    boolean seenSupervisor = false;
+    boolean failed = false;
+    while (System.nanoTime() < end) {
+      long size = Files.exists(log) ? Files.size(log) : 0;
+      if (size > shown) {
+        List<String> lines = Supervisor.lines(log, shown);
+        shown = size;
+        for (String l : lines) {
+          if (l.contains("did not become healthy")) {
+            failed = true;
+          }
+          if (l.equals(SUPERVISING)) {
+            System.out.println(
+                "Supervised in the background (log " + log + "); ./kosmos down stops it.");
+            return 0;
+          }
+          System.out.println(l);
+        }
+      }
+      Optional<ProcessHandle> sup = supervisor();
+      seenSupervisor |= sup.isPresent();
+      if ((seenSupervisor || failed) && sup.isEmpty()) {
+        System.err.println("The local stack did not start; see " + log);
+        return 1;
+      }
+      Thread.sleep(200);
+    }
+    System.err.println("The local stack did not start in time; see " + log);
+    return 1;
+  }
+
+  /** {@code ./kosmos reset --yes}: stops the stack and deletes its data, logs and state. */
+  public int reset(boolean confirmed) throws IOException {
+    if (!confirmed) {
+      System.err.println(
+          "This stops the local stack and deletes "
+              + layout.data()
+              + " (databases, topics, model state), its logs and pid files.\n"
+              + "Run: ./kosmos reset --yes");
+      return 2;
+    }
+    down();
+    for (Path p : List.of(layout.data(), layout.run(), layout.logs())) {
+      deleteTree(p);
+    }
+    System.out.println("Local stack reset: the next ./kosmos up starts from nothing.");
+    return 0;
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (var walk = Files.walk(p)) {
+      for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(f);
+      }
+    }
   }
 
   /**
@@ -96,35 +291,15 @@ public final class LocalStack {
     return java.util.Map.copyOf(readyAfterMillis);
   }
 
-  /** Starts what is not running, waits for health; in the foreground, waits for Ctrl-C. */
+  /**
+   * Starts what is not running and waits for health, without supervision (tests, the soak and the
+   * bench kill services on purpose and restart them themselves); in the foreground, waits for
+   * Ctrl-C and ends if a service dies.
+   */
   public int up(boolean detached) throws Exception {
-    Files.createDirectories(layout.logs());
-    Files.createDirectories(layout.run());
-    Files.createDirectories(layout.data());
-    List<ServiceSpec> started = new ArrayList<>();
-    readyAfterMillis.clear();
-    long t0 = System.nanoTime();
-    for (ServiceSpec s : layout.services()) {
-      if (running(s).isPresent()) {
-        System.out.printf("  %-9s already running%n", s.name());
-        continue;
-      }
-      start(s, detached);
-      started.add(s);
-      try {
-        awaitReady(s);
-      } catch (IllegalStateException e) {
-        System.err.println("  " + s.name() + " did not become healthy: " + e.getMessage());
-        System.err.println("  see " + layout.logs().resolve(s.name() + ".log"));
-        stopAll(started);
-        return 1;
-      }
-      readyAfterMillis.put(s.name(), (System.nanoTime() - t0) / 1_000_000);
-      System.out.printf("  %-9s healthy%n", s.name());
-    }
-    printWelcome((System.nanoTime() - t0) / 1_000_000);
-    if (detached) {
-      return 0;
+    int rc = startAll(null);
+    if (rc != 0 || detached) {
+      return rc;
     }
     CountDownLatch stopped = new CountDownLatch(1);
     java.util.concurrent.atomic.AtomicBoolean stopping =
@@ -138,10 +313,8 @@ public final class LocalStack {
                   stopAll(layout.services());
                   stopped.countDown();
                 }));
-    // Also end when a service dies on its own, so a crash is not hidden behind a quiet terminal.
     while (true) {
       if (stopping.get()) {
-        // Ctrl-C: the shutdown hook stops everything; the JVM exits when it is done.
         stopped.await();
         return 0;
       }
@@ -155,7 +328,70 @@ public final class LocalStack {
     }
   }
 
+  /** Starts every service not running, in order, each once the one before is healthy. */
+  private int startAll(Supervisor supervisor) throws Exception {
+    Files.createDirectories(layout.logs());
+    Files.createDirectories(layout.run());
+    Files.createDirectories(layout.data());
+    List<ServiceSpec> started = new ArrayList<>();
+    readyAfterMillis.clear();
+    long t0 = System.nanoTime();
+    for (ServiceSpec s : layout.services()) {
+      if (running(s).isPresent()) {
+        System.out.printf("  %-9s already running%n", s.name());
+        if (supervisor != null) {
+          supervisor.adopt(s, null);
+        }
+        continue;
+      }
+      Started st = start(s);
+      started.add(s);
+      try {
+        awaitReady(s, st.logOffset());
+      } catch (IllegalStateException e) {
+        String why = e.getMessage();
+        if (supervisor != null) {
+          supervisor.adopt(s, st);
+          if (!st.launched().isAlive()
+              || st.launched().waitFor(2, java.util.concurrent.TimeUnit.SECONDS)) {
+            why = why + ": " + supervisor.cause(s.name());
+          }
+        } else {
+          String err = lastErrorLine(s, st.logOffset());
+          why = err == null ? why : why + "; last error: " + err;
+        }
+        System.err.println("  " + s.name() + " did not become healthy: " + why);
+        System.err.println("  see " + layout.logs().resolve(s.name() + ".log"));
+        stopAll(started);
+        return 1;
+      }
+      if (supervisor != null) {
+        supervisor.adopt(s, st);
+      }
+      readyAfterMillis.put(s.name(), (System.nanoTime() - t0) / 1_000_000);
+      System.out.printf("  %-9s healthy%n", s.name());
+    }
+    printWelcome((System.nanoTime() - t0) / 1_000_000);
+    return 0;
+  }
+
+  private String lastErrorLine(ServiceSpec s, long from) {
+    return Supervisor.lastError(Supervisor.lines(layout.logs().resolve(s.name() + ".log"), from));
+  }
+
   public int down() {
+    supervisor()
+        .ifPresent(
+            h -> {
+              // The supervisor stops the services itself (in order) when it is told to stop.
+              h.destroy();
+              try {
+                h.onExit().get(2, java.util.concurrent.TimeUnit.MINUTES);
+              } catch (Exception e) {
+                h.destroyForcibly();
+              }
+              System.out.println("  supervisor stopped");
+            });
     stopAll(layout.services());
     System.out.println("Local stack stopped; data kept in " + layout.data());
     return 0;
@@ -163,19 +399,48 @@ public final class LocalStack {
 
   public int status() {
     int rc = 0;
+    Optional<ProcessHandle> sup = supervisor();
+    System.out.printf(
+        "  %-9s %s%n",
+        "supervisor",
+        sup.map(h -> "running (pid " + h.pid() + ")")
+            .orElse("not running (./kosmos up supervises; up -d in the background)"));
     for (ServiceSpec s : layout.services()) {
       Optional<ProcessHandle> p = running(s);
-      System.out.printf(
-          "  %-9s %s%n", s.name(), p.map(h -> "running (pid " + h.pid() + ")").orElse("stopped"));
-      if (p.isEmpty()) {
+      Optional<java.util.Properties> st = Supervisor.state(layout, s.name());
+      StringBuilder line = new StringBuilder();
+      if (p.isPresent()) {
+        line.append("running (pid ").append(p.get().pid());
+        p.get()
+            .info()
+            .startInstant()
+            .ifPresent(
+                i ->
+                    line.append(", up ")
+                        .append(human(System.currentTimeMillis() - i.toEpochMilli())));
+        line.append(")");
+      } else {
+        line.append(
+            st.map(x -> Boolean.parseBoolean(x.getProperty("gave_up")) ? "given up" : "stopped")
+                .orElse("stopped"));
         rc = 1;
       }
+      st.ifPresent(
+          x -> {
+            line.append(", ").append(x.getProperty("restarts", "0")).append(" restart(s)");
+            if (x.getProperty("last_exit") != null) {
+              line.append(", last exit: ").append(x.getProperty("last_exit"));
+            }
+          });
+      System.out.printf("  %-9s %s%n", s.name(), line);
     }
     return rc;
   }
 
-  private void start(ServiceSpec s, boolean detached) throws IOException {
+  /** Starts a service's process (not waiting for it to be ready). */
+  Started start(ServiceSpec s) throws IOException {
     Path log = layout.logs().resolve(s.name() + ".log");
+    long offset = Files.exists(log) ? Files.size(log) : 0;
     List<String> cmd = new ArrayList<>();
     if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
       // Own session: Ctrl-C in the terminal reaches only this launcher, which then stops the
@@ -204,6 +469,15 @@ public final class LocalStack {
     String started = p.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse("0");
     Files.writeString(pidFile(s), p.pid() + " " + started);
     System.out.printf("  %-9s starting (pid %d, log %s)%n", s.name(), p.pid(), log);
+    return new Started(
+        launched,
+        p,
+        offset,
+        p.info()
+            .startInstant()
+            .map(java.time.Instant::toEpochMilli)
+            .orElse(System.currentTimeMillis()),
+        p.pid() != launched.pid());
   }
 
   /**
@@ -233,17 +507,23 @@ public final class LocalStack {
     throw new IOException("the service process did not start");
   }
 
-  private void awaitReady(ServiceSpec s) throws Exception {
+  /**
+   * Waits until the service is ready: its ready line appears in its log after {@code logOffset}
+   * (what this start wrote, never a line from an earlier run: a stale "postgres ready" made the API
+   * start before its database existed after the data folder was removed), or its health URL answers
+   * 200.
+   */
+  private void awaitReady(ServiceSpec s, long logOffset) throws Exception {
     long end = System.nanoTime() + START_TIMEOUT.toNanos();
     Path log = layout.logs().resolve(s.name() + ".log");
     while (System.nanoTime() < end) {
       if (running(s).isEmpty()) {
         throw new IllegalStateException("the process exited");
       }
-      if (s.readyLogLine() != null && Files.exists(log)) {
-        if (Files.readString(log, StandardCharsets.ISO_8859_1).contains(s.readyLogLine())) {
-          return;
-        }
+      if (s.readyLogLine() != null
+          && Supervisor.lines(log, logOffset).stream()
+              .anyMatch(l -> l.contains(s.readyLogLine()))) {
+        return;
       }
       if (s.healthUrl() != null && healthy(s.healthUrl())) {
         return;

@@ -2,32 +2,42 @@ package com.kosmosx.localstack;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The local stack as a new user meets it: real processes started by the launcher, the printed curl
- * tour pasted into a shell, then a stop and a second start that keeps the data.
+ * The local stack as a new user meets it over a day of work, through the launcher's own commands
+ * ({@code ./kosmos up -d | status | down | reset}, each its own process): the printed curl tour
+ * pasted into a shell; a flood of 20 MB uploads; the API SIGKILLed and restarted by the supervisor
+ * while the worker and metering run on; the broker SIGKILLed while jobs are accepted; starting
+ * afresh after removing the data folder by hand; reset; and a bad setting reported with its error.
  */
 class LocalStackIT {
 
   @Test
-  void upServesThePrintedTourAndASecondStartKeepsTheData() throws Exception {
+  void aSupervisedStackServesTheTourSurvivesCrashesAndStartsAfresh() throws Exception {
     Path home = Files.createTempDirectory("kosmos-home");
     Map<String, String> env = StackLayout.onFreePorts(home);
-    StackLayout layout =
-        StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
+    StackLayout layout = StackLayout.fromEnvironment(Cli.ROOT, env);
     LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
     try {
-      // Given a started stack
-      assertThat(stack.up(true)).isZero();
-      assertThat(stack.status()).isZero();
+      // Given a stack started in the background
+      Cli.Run up = Cli.kosmos(env, "up", "-d");
+      assertThat(up.rc()).as(up.out()).isZero();
+      assertThat(up.out()).contains("KosmosX local stack is up").contains("Supervised");
 
       // When the printed tour is pasted into a shell
       String out = bash(LocalStack.curlTour(layout.apiUrl()));
@@ -37,20 +47,49 @@ class LocalStackIT {
           .contains("key: kx_live_")
           .contains("\"status\":\"succeeded\"")
           .contains("\"output\":{\"text\":\"");
+      String key = out.replaceAll("(?s).*key: (kx_live_[A-Za-z0-9]+).*", "$1");
 
       // When one account floods the API with twenty 20 MB images at once, the API (384 MB heap)
       // answers every upload and another account's jobs still succeed
       UploadFlood.Result flood = UploadFlood.run(layout.apiUrl());
       System.out.printf("upload flood: 20 uploads of 20 MB -> %s%n", flood.statuses());
-      assertThat(flood.statuses().getOrDefault(202, 0)).as("most uploads accepted").isPositive();
-      assertThat(stack.status()).as("every process still running").isZero();
+      assertThat(flood.statuses().getOrDefault(202, 0)).as("uploads accepted").isPositive();
       for (String id : flood.bystanderJobs()) {
         assertThat(awaitStatus(layout, flood.bystanderKey(), id)).as(id).isEqualTo("succeeded");
       }
+      Cli.Run afterFlood = Cli.kosmos(env, "status");
+      assertThat(afterFlood.out()).as("nothing died").doesNotContain("restart(s), last exit");
 
-      // When the broker is killed, jobs are accepted anyway, and the API is killed before it could
-      // publish them
-      String key = out.replaceAll("(?s).*key: (kx_live_[A-Za-z0-9]+).*", "$1");
+      // When the API dies as a crash would, the supervisor starts it again; the worker and
+      // metering run on
+      long worker = pid(layout, "worker");
+      long metering = pid(layout, "metering");
+      stack.kill9("api");
+      long t0 = System.nanoTime();
+      long until = t0 + TimeUnit.MINUTES.toNanos(3);
+      while (!(pings(layout) && stack.process("api").isPresent()) && System.nanoTime() < until) {
+        Thread.sleep(200);
+      }
+      System.out.printf(
+          "api SIGKILLed: serving again after %.1f s%n", (System.nanoTime() - t0) / 1e9);
+      assertThat(pings(layout)).as("the API serves again").isTrue();
+      Properties api = Supervisor.state(layout, "api").orElseThrow();
+      assertThat(api.getProperty("restarts")).isEqualTo("1");
+      assertThat(api.getProperty("last_exit")).startsWith("killed by signal 9 (SIGKILL)");
+      assertThat(pid(layout, "worker")).as("the worker ran on").isEqualTo(worker);
+      assertThat(pid(layout, "metering")).as("metering ran on").isEqualTo(metering);
+      Cli.Run status = Cli.kosmos(env, "status");
+      assertThat(status.rc()).isZero();
+      assertThat(status.out())
+          .contains("supervisor running")
+          .containsPattern(
+              "api +running \\(pid \\d+, up [^)]*\\), 1 restart\\(s\\), last exit: killed by"
+                  + " signal 9");
+      assertThat(Files.readString(layout.logs().resolve("supervisor.log")))
+          .contains("[kosmos] api exited (killed by signal 9 (SIGKILL))")
+          .contains("[kosmos] api restarted (restart 1)");
+
+      // When the broker dies, jobs are accepted anyway, and each finishes once it is back
       stack.kill9("kafka");
       List<String> accepted = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
@@ -65,29 +104,88 @@ class LocalStackIT {
         assertThat(job).contains("\"status\":\"queued\"");
         accepted.add(job.replaceAll("(?s)^\\{\"id\":\"(job_[a-z0-9]+)\".*", "$1"));
       }
-      stack.kill9("api");
-
-      // Then starting again brings back what is missing, and every accepted job finishes once
-      assertThat(stack.up(true)).isZero();
       for (String id : accepted) {
         assertThat(awaitStatus(layout, key, id)).as(id).isEqualTo("succeeded");
       }
+      assertThat(Supervisor.state(layout, "kafka").orElseThrow().getProperty("last_exit"))
+          .startsWith("killed by signal 9");
 
-      // And after a stop and a second start, the job is still there
-      String jobId = out.replaceAll("(?s).*job: (job_[a-z0-9]+).*", "$1");
-      assertThat(stack.down()).isZero();
-      assertThat(stack.status()).isEqualTo(1);
-      assertThat(stack.up(true)).isZero();
-      String psql =
-          bash(
-              "cd /tmp && curl -s -o /dev/null -w '%{http_code}' "
-                  + layout.apiUrl()
-                  + "/v1/jobs/"
-                  + jobId);
-      assertThat(psql).isEqualTo("401");
+      // When it is stopped, nothing runs, and no API key ever reached a log
+      assertThat(Cli.kosmos(env, "down").rc()).isZero();
+      assertThat(Cli.kosmos(env, "status").rc()).isEqualTo(1);
+      assertThat(stack.supervisor()).isEmpty();
       assertThat(Files.readString(home.resolve("logs/api.log"))).doesNotContain("kx_live_");
+
+      // When the data folder is removed by hand (logs kept), the next start works at once
+      deleteTree(layout.data());
+      Cli.Run fresh = Cli.kosmos(env, "up", "-d");
+      assertThat(fresh.rc()).as(fresh.out()).isZero();
+      HttpResponse<String> signup =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/v1/accounts"))
+                      .header("Content-Type", "application/json")
+                      .POST(
+                          HttpRequest.BodyPublishers.ofString(
+                              "{\"username\":\"fresh1\",\"email\":\"f@example.com\","
+                                  + "\"password\":\"correct horse battery\"}"))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertThat(signup.statusCode()).as(signup.body()).isEqualTo(201);
+
+      // reset asks first, then stops everything and removes data, logs and state
+      Cli.Run ask = Cli.kosmos(env, "reset");
+      assertThat(ask.rc()).isEqualTo(2);
+      assertThat(ask.out()).contains("reset --yes");
+      assertThat(pings(layout)).as("asking changed nothing").isTrue();
+      Cli.Run reset = Cli.kosmos(env, "reset", "--yes");
+      assertThat(reset.rc()).as(reset.out()).isZero();
+      assertThat(Files.exists(layout.data())).isFalse();
+      assertThat(Files.exists(layout.logs())).isFalse();
+      assertThat(stack.supervisor()).isEmpty();
+
+      // A service that cannot start (a bad setting) is reported with its error, not restarted
+      // forever, and what started before it is stopped again
+      Map<String, String> bad = new HashMap<>(env);
+      bad.put("KOSMOS_RATE_JOBS_PER_MINUTE", "0");
+      Cli.Run broken = Cli.kosmos(bad, "up", "-d");
+      assertThat(broken.rc()).isEqualTo(1);
+      assertThat(broken.out())
+          .contains("postgres  healthy")
+          .contains("api did not become healthy")
+          .contains("exit code 1")
+          .contains("jobSubmissionsPerMinute must be greater than or equal to 1");
+      assertThat(stack.supervisor()).isEmpty();
+      assertThat(stack.process("postgres")).isEmpty();
     } finally {
-      stack.down();
+      Cli.kosmos(env, "down");
+    }
+  }
+
+  private static boolean pings(StackLayout layout) {
+    try {
+      return HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create(layout.apiUrl() + "/ping"))
+                      .timeout(Duration.ofSeconds(2))
+                      .build(),
+                  HttpResponse.BodyHandlers.discarding())
+              .statusCode()
+          == 200;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  private static long pid(StackLayout layout, String service) throws Exception {
+    return Long.parseLong(Files.readString(layout.run().resolve(service + ".pid")).split(" ")[0]);
+  }
+
+  private static void deleteTree(Path p) throws Exception {
+    try (var walk = Files.walk(p)) {
+      for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(f);
+      }
     }
   }
 
