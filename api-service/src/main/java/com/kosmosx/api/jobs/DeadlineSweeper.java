@@ -1,8 +1,8 @@
 package com.kosmosx.api.jobs;
 
 import com.kosmosx.api.webhooks.WebhookDeliveries;
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Loop;
-import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * deadline, and its {@code started} event reaches the projection well within the grace, so a job
  * that did start is never ended here.
  */
-public final class DeadlineSweeper implements Managed, Loop.Body {
+public final class DeadlineSweeper extends BackgroundLoop {
   private static final Logger LOG = LoggerFactory.getLogger(DeadlineSweeper.class);
   public static final String LOOP = "deadline-sweeper";
   static final int BATCH = 500;
@@ -31,7 +31,6 @@ public final class DeadlineSweeper implements Managed, Loop.Body {
   private final Duration grace;
   private final Lanes lanes;
   private final WebhookDeliveries webhooks;
-  private final Loop loop;
 
   public DeadlineSweeper(
       Jdbi jdbi,
@@ -40,26 +39,12 @@ public final class DeadlineSweeper implements Managed, Loop.Body {
       Duration interval,
       Lanes lanes,
       WebhookDeliveries webhooks) {
+    super(LOOP, Loop.Settings.of(interval));
     this.jdbi = jdbi;
     this.clock = clock;
     this.grace = grace;
     this.lanes = lanes;
     this.webhooks = webhooks;
-    this.loop = new Loop(LOOP, this, Loop.Settings.of(interval));
-  }
-
-  public Loop loop() {
-    return loop;
-  }
-
-  @Override
-  public void start() {
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
   }
 
   @Override

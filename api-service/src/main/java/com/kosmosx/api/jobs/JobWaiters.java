@@ -1,7 +1,7 @@
 package com.kosmosx.api.jobs;
 
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Loop;
-import io.dropwizard.lifecycle.Managed;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * completes the futures of the jobs it waits for. A waiter that misses a notification (the listener
  * was reconnecting) is still answered at its timeout from the database.
  */
-public final class JobWaiters implements Managed, Loop.Body {
+public final class JobWaiters extends BackgroundLoop {
   public static final String LOOP = "job-end-listener";
   public static final String CHANNEL = "kosmos_job_done";
   private static final Logger LOG = LoggerFactory.getLogger(JobWaiters.class);
@@ -35,17 +35,13 @@ public final class JobWaiters implements Managed, Loop.Body {
   private final ConnectionFactory connections;
   private final ConcurrentHashMap<String, CompletableFuture<Void>> waiting =
       new ConcurrentHashMap<>();
-  private final Loop loop = new Loop(LOOP, this, Loop.Settings.of(Duration.ZERO));
   private volatile boolean listening;
   private Connection connection;
   private PGConnection pg;
 
   public JobWaiters(ConnectionFactory connections) {
+    super(LOOP, Loop.Settings.of(Duration.ZERO));
     this.connections = connections;
-  }
-
-  public Loop loop() {
-    return loop;
   }
 
   /**
@@ -79,16 +75,6 @@ public final class JobWaiters implements Managed, Loop.Body {
 
   public boolean listening() {
     return listening;
-  }
-
-  @Override
-  public void start() {
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
   }
 
   /**

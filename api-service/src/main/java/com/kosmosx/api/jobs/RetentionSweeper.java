@@ -1,8 +1,8 @@
 package com.kosmosx.api.jobs;
 
 import com.kosmosx.api.db.JobDao;
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Loop;
-import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * expired idempotency answers. Status, times and token counts stay: usage and invoices need them.
  * Runs on every instance; the statements are idempotent, so overlapping runs are harmless.
  */
-public final class RetentionSweeper implements Managed, Loop.Body {
+public final class RetentionSweeper extends BackgroundLoop {
   public static final String LOOP = "retention";
   private static final Logger LOG = LoggerFactory.getLogger(RetentionSweeper.class);
   static final int BATCH = 1_000;
@@ -24,20 +24,14 @@ public final class RetentionSweeper implements Managed, Loop.Body {
   private final Jdbi jdbi;
   private final Clock clock;
   private final Duration retention;
-  private final Loop loop;
   private boolean first = true;
 
   public RetentionSweeper(Jdbi jdbi, Clock clock, Duration retention, Duration interval) {
+    // A sweep runs every interval; one that has not ended after an hour is reported stuck.
+    super(LOOP, Loop.Settings.of(interval).withStallAfter(Duration.ofHours(1)));
     this.jdbi = jdbi;
     this.clock = clock;
     this.retention = retention;
-    // A sweep runs every interval; one that has not ended after an hour is reported stuck.
-    this.loop =
-        new Loop(LOOP, this, Loop.Settings.of(interval).withStallAfter(Duration.ofHours(1)));
-  }
-
-  public Loop loop() {
-    return loop;
   }
 
   @Override
@@ -73,15 +67,5 @@ public final class RetentionSweeper implements Managed, Loop.Body {
       LOG.info("retention: erased the content of {} jobs finished before {}", total, before);
     }
     return total;
-  }
-
-  @Override
-  public void start() {
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
   }
 }

@@ -4,12 +4,12 @@ import com.kosmosx.api.db.OutboxDao;
 import com.kosmosx.api.db.OutboxDao.OutboxRow;
 import com.kosmosx.api.jobs.JobWaiters;
 import com.kosmosx.api.quarantine.QuarantineStore;
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Backoff;
 import com.kosmosx.runtime.Failures;
 import com.kosmosx.runtime.KafkaSettings;
 import com.kosmosx.runtime.Loop;
 import com.kosmosx.runtime.Quarantine;
-import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
  * pass) it is quarantined and, if it carried a job, the job ends {@code failed} with {@code
  * undeliverable} instead of waiting forever.
  */
-public final class OutboxRelay implements Managed, Loop.Body {
+public final class OutboxRelay extends BackgroundLoop {
   private static final Logger LOG = LoggerFactory.getLogger(OutboxRelay.class);
   public static final String LOOP = "outbox-relay";
 
@@ -59,7 +59,6 @@ public final class OutboxRelay implements Managed, Loop.Body {
   private final int maxAttempts;
   private final Backoff rowBackoff;
   private final QuarantineStore quarantine;
-  private final Loop loop;
   private volatile long lastPublishedNanos = System.nanoTime() - BROKER_UP_WINDOW.toNanos() - 1;
   private Producer<String, byte[]> producer;
 
@@ -73,6 +72,7 @@ public final class OutboxRelay implements Managed, Loop.Body {
       int maxAttempts,
       Duration retryAfter,
       QuarantineStore quarantine) {
+    super(LOOP, Loop.Settings.of(pollInterval).withBackoff(backoff));
     this.jdbi = jdbi;
     this.clock = clock;
     this.producerFactory = producerFactory;
@@ -80,26 +80,11 @@ public final class OutboxRelay implements Managed, Loop.Body {
     this.maxAttempts = maxAttempts;
     this.rowBackoff = new Backoff(retryAfter, Duration.ofMinutes(1));
     this.quarantine = quarantine;
-    this.loop = new Loop(LOOP, this, Loop.Settings.of(pollInterval).withBackoff(backoff));
-  }
-
-  public Loop loop() {
-    return loop;
   }
 
   /** Called after a commit so a new job leaves at once instead of at the next poll. */
   public void wakeUp() {
-    loop.wakeUp();
-  }
-
-  @Override
-  public void start() {
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
+    loop().wakeUp();
   }
 
   @Override

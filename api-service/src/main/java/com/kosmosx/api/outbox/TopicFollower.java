@@ -1,9 +1,9 @@
 package com.kosmosx.api.outbox;
 
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Failures;
 import com.kosmosx.runtime.Loop;
 import com.kosmosx.runtime.Quarantine;
-import io.dropwizard.lifecycle.Managed;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * failure is the peer's: the runtime drops the consumer, backs off, and a new one resumes from the
  * committed offsets.
  */
-public abstract class TopicFollower<T> implements Managed, Loop.Body {
+public abstract class TopicFollower<T> extends BackgroundLoop {
   private static final Logger LOG = LoggerFactory.getLogger(TopicFollower.class);
   static final int STRIKES = 3;
 
@@ -32,7 +32,6 @@ public abstract class TopicFollower<T> implements Managed, Loop.Body {
   private final String topic;
   private final Supplier<Consumer<String, byte[]>> consumers;
   private final Quarantine quarantine;
-  private final Loop loop;
   private volatile Consumer<String, byte[]> consumer;
   private String strikeSource;
   private int strikes;
@@ -43,11 +42,11 @@ public abstract class TopicFollower<T> implements Managed, Loop.Body {
       Supplier<Consumer<String, byte[]>> consumers,
       Loop.Settings settings,
       Quarantine quarantine) {
+    super(name, settings);
     this.name = name;
     this.topic = topic;
     this.consumers = consumers;
     this.quarantine = quarantine;
-    this.loop = new Loop(name, this, settings);
   }
 
   /** The record's value, or null when there is nothing to apply; throws if it cannot be read. */
@@ -58,20 +57,6 @@ public abstract class TopicFollower<T> implements Managed, Loop.Body {
 
   /** Applies one value in its own transaction. */
   protected abstract void applyOne(T value);
-
-  public Loop loop() {
-    return loop;
-  }
-
-  @Override
-  public void start() {
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
-  }
 
   @Override
   public boolean round() {

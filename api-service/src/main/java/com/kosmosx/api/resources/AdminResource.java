@@ -33,6 +33,25 @@ public final class AdminResource {
   private static final java.util.regex.Pattern ACCOUNT_ID =
       java.util.regex.Pattern.compile("acc_[0-9a-z]{1,64}");
 
+  /**
+   * {@code ?limit=}: 100 when absent, else a whole number from 1 to {@code max} (400 otherwise).
+   */
+  static int limit(String raw, int max) {
+    if (raw == null) {
+      return 100;
+    }
+    int n;
+    try {
+      n = Integer.parseInt(raw.trim());
+    } catch (NumberFormatException e) {
+      n = -1;
+    }
+    if (n < 1 || n > max) {
+      throw ApiProblem.validation("Query parameter 'limit' is between 1 and " + max + ".", "limit");
+    }
+    return n;
+  }
+
   /** The loops that quarantine what they cannot apply. */
   static final List<String> QUARANTINING_LOOPS =
       List.of("outbox-relay", "job-event-projector", "rollup-sink", "webhook-deliveries");
@@ -114,17 +133,7 @@ public final class AdminResource {
   @GET
   @Path("/dead-letters")
   public Map<String, Object> deadLetters(@QueryParam("limit") String limit) {
-    int n = 100;
-    if (limit != null) {
-      try {
-        n = Integer.parseInt(limit.trim());
-      } catch (NumberFormatException e) {
-        n = -1;
-      }
-      if (n < 1 || n > 1_000) {
-        throw ApiProblem.validation("Query parameter 'limit' is between 1 and 1000.", "limit");
-      }
-    }
+    int n = limit(limit, 1_000);
     Map<String, Object> out = new java.util.LinkedHashMap<>();
     out.put("object", "list");
     out.put("data", deadLetters.list(n));
@@ -138,17 +147,7 @@ public final class AdminResource {
   @POST
   @Path("/dead-letters/replay")
   public Map<String, Object> replayDeadLetters(@QueryParam("limit") String limit) {
-    int n = 100;
-    if (limit != null) {
-      try {
-        n = Integer.parseInt(limit.trim());
-      } catch (NumberFormatException e) {
-        n = -1;
-      }
-      if (n < 1 || n > 10_000) {
-        throw ApiProblem.validation("Query parameter 'limit' is between 1 and 10000.", "limit");
-      }
-    }
+    int n = limit(limit, 10_000);
     return deadLetters.replay(n);
   }
 
@@ -162,17 +161,7 @@ public final class AdminResource {
       @QueryParam("loop") String loop,
       @QueryParam("all") String all,
       @QueryParam("limit") String limit) {
-    int n = 100;
-    if (limit != null) {
-      try {
-        n = Integer.parseInt(limit.trim());
-      } catch (NumberFormatException e) {
-        n = -1;
-      }
-      if (n < 1 || n > 1_000) {
-        throw ApiProblem.validation("Query parameter 'limit' is between 1 and 1000.", "limit");
-      }
-    }
+    int n = limit(limit, 1_000);
     if (all != null && !all.equals("true") && !all.equals("false")) {
       throw ApiProblem.validation("Query parameter 'all' is true or false.", "all");
     }

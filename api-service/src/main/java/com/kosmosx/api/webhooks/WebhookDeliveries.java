@@ -6,10 +6,10 @@ import com.kosmosx.api.api.JobView;
 import com.kosmosx.api.db.JobDao;
 import com.kosmosx.api.db.JobRow;
 import com.kosmosx.api.jobs.JobViews;
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Failures;
 import com.kosmosx.runtime.Loop;
 import com.kosmosx.runtime.Quarantine;
-import io.dropwizard.lifecycle.Managed;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -48,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * anything else retries on the schedule (Svix's by default) with ±10 % jitter. A crash between
  * claim and record resends after the lease with the same webhook-id.
  */
-public final class WebhookDeliveries implements Managed, Loop.Body {
+public final class WebhookDeliveries extends BackgroundLoop {
   public static final String LOOP = "webhook-deliveries";
   private static final Logger LOG = LoggerFactory.getLogger(WebhookDeliveries.class);
   static final Duration LEASE = Duration.ofSeconds(60);
@@ -74,7 +74,6 @@ public final class WebhookDeliveries implements Managed, Loop.Body {
   private final Semaphore slots = new Semaphore(MAX_IN_FLIGHT);
   private final Map<String, Integer> inFlight = new java.util.concurrent.ConcurrentHashMap<>();
   private final Quarantine quarantine;
-  private final Loop loop;
 
   public WebhookDeliveries(
       Jdbi jdbi,
@@ -84,8 +83,8 @@ public final class WebhookDeliveries implements Managed, Loop.Body {
       WebhookUrlPolicy policy,
       Settings settings,
       Quarantine quarantine) {
+    super(LOOP, Loop.Settings.of(Duration.ZERO));
     this.quarantine = quarantine;
-    this.loop = new Loop(LOOP, this, Loop.Settings.of(Duration.ZERO));
     this.jdbi = jdbi;
     this.clock = clock;
     this.views = views;
@@ -211,20 +210,6 @@ public final class WebhookDeliveries implements Managed, Loop.Body {
                       return m;
                     })
                 .list());
-  }
-
-  public Loop loop() {
-    return loop;
-  }
-
-  @Override
-  public void start() {
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
   }
 
   /** One round: start what is due, or wait for a free slot, a new delivery or the poll interval. */

@@ -3,10 +3,10 @@ package com.kosmosx.worker.core;
 import com.kosmosx.contracts.JobRequest;
 import com.kosmosx.contracts.Topic;
 import com.kosmosx.contracts.Topics;
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Backoff;
 import com.kosmosx.runtime.KafkaSettings;
 import com.kosmosx.runtime.Loop;
-import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * offsets. The lane's health check turns unhealthy when that lasts, or a batch runs past the job
  * time limit.
  */
-public final class JobConsumer implements Managed, Loop.Body {
+public final class JobConsumer extends BackgroundLoop {
   private static final Logger LOG = LoggerFactory.getLogger(JobConsumer.class);
 
   /** Runs a batch: reports each job's outcome, then the end of each decode step. */
@@ -79,7 +79,6 @@ public final class JobConsumer implements Managed, Loop.Body {
   private final OffsetTracker offsets = new OffsetTracker();
   private final Triage triage;
   private final OutcomePublisher publisher;
-  private final Loop loop;
   private volatile Consumer<String, byte[]> consumer;
   private Producer<String, byte[]> producer;
   private volatile boolean stopping;
@@ -99,6 +98,12 @@ public final class JobConsumer implements Managed, Loop.Body {
       CrashLedger ledger,
       int maxAttempts,
       Duration maxJobTime) {
+    super(
+        "lane-" + lane,
+        new Loop.Settings(
+            new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10)),
+            Duration.ZERO,
+            maxJobTime.plusSeconds(60)));
     this.lane = lane;
     this.workerId = workerId;
     this.runner = runner;
@@ -112,29 +117,12 @@ public final class JobConsumer implements Managed, Loop.Body {
     this.batches = new BatchAssembler(jobsTopic, batching);
     this.triage = new Triage(workerId, ledger, controls, maxAttempts);
     this.publisher = new OutcomePublisher(workerId, clock);
-    this.loop =
-        new Loop(
-            "lane-" + lane,
-            this,
-            new Loop.Settings(
-                new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10)),
-                Duration.ZERO,
-                maxJobTime.plusSeconds(60)));
-  }
-
-  public Loop loop() {
-    return loop;
   }
 
   @Override
   public void start() {
     stopping = false;
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
+    super.start();
   }
 
   public long jobsDone() {

@@ -2,8 +2,8 @@ package com.kosmosx.worker.core;
 
 import com.kosmosx.contracts.JobControl;
 import com.kosmosx.contracts.Topics;
+import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Loop;
-import io.dropwizard.lifecycle.Managed;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * not started, and a running one stops at its next decode step. Job loops wait at start until the
  * topic has been read to its end, so a job canceled before this worker started is never run.
  */
-public final class JobControls implements Managed, Loop.Body {
+public final class JobControls extends BackgroundLoop {
   private static final Logger LOG = LoggerFactory.getLogger(JobControls.class);
 
   /** Requests older than this are forgotten: by then the job has ended one way or another. */
@@ -35,12 +35,12 @@ public final class JobControls implements Managed, Loop.Body {
   private final Clock clock;
   private final Map<String, Instant> canceled = new ConcurrentHashMap<>();
   private final CountDownLatch caughtUp = new CountDownLatch(1);
-  private final Loop loop = new Loop("job-controls", this, Loop.Settings.of(Duration.ZERO));
   private volatile Consumer<String, byte[]> consumer;
   private Map<TopicPartition, Long> end;
   private long lastPrune;
 
   public JobControls(Supplier<Consumer<String, byte[]>> consumerFactory, Clock clock) {
+    super("job-controls", Loop.Settings.of(Duration.ZERO));
     this.consumerFactory = consumerFactory;
     this.clock = clock;
   }
@@ -59,20 +59,6 @@ public final class JobControls implements Managed, Loop.Body {
   /** Waits until the topic has been read to the end it had when this started. */
   public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
     return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
-  }
-
-  public Loop loop() {
-    return loop;
-  }
-
-  @Override
-  public void start() {
-    loop.start();
-  }
-
-  @Override
-  public void stop() throws InterruptedException {
-    loop.stop();
   }
 
   /** One poll of the control topic (read whole, without a group, from the beginning). */
