@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import org.jdbi.v3.core.Jdbi;
 
@@ -207,29 +208,39 @@ public final class BillingService {
                                 rs.getLong("detection_images"),
                                 rs.getBigDecimal("amount")))
                     .list());
-    // Dedicated plans owe their fee even in a month without usage.
-    Map<String, String> dedicated = new TreeMap<>();
+    // One month, one plan: the schedule's plan for the month (what GET plan says), whatever plan
+    // the month's rollup was created with (a change dated this month reaches metering after some
+    // usage). Dedicated plans owe their fee even in a month without usage; an account closed
+    // before the month began owes nothing for it (the month it closed in is billed in full).
+    Map<String, String> scheduled = new TreeMap<>();
+    Set<String> closedBefore = new java.util.HashSet<>();
     jdbi.useHandle(
-        h ->
-            h.createQuery(
-                    "SELECT DISTINCT ON (account_id, product) account_id, product, plan"
-                        + " FROM account_plans WHERE effective_from <= :day"
-                        + " ORDER BY account_id, product, effective_from DESC")
-                .bind("day", month.atDay(1))
-                .map(
-                    (rs, ctx) ->
-                        Map.entry(
-                            rs.getString("account_id") + "|" + rs.getString("product"),
-                            rs.getString("plan")))
-                .forEach(
-                    e -> {
-                      if (e.getValue().equals("dedicated")) {
-                        dedicated.put(e.getKey(), e.getValue());
-                      }
-                    }));
+        h -> {
+          h.createQuery(
+                  "SELECT DISTINCT ON (account_id, product) account_id, product, plan"
+                      + " FROM account_plans WHERE effective_from <= :day"
+                      + " ORDER BY account_id, product, effective_from DESC")
+              .bind("day", month.atDay(1))
+              .map(
+                  (rs, ctx) ->
+                      Map.entry(
+                          rs.getString("account_id") + "|" + rs.getString("product"),
+                          rs.getString("plan")))
+              .forEach(e -> scheduled.put(e.getKey(), e.getValue()));
+          h.createQuery("SELECT id FROM accounts WHERE deleted_at < :start")
+              .bind("start", start)
+              .mapTo(String.class)
+              .forEach(closedBefore::add);
+        });
     Map<String, Map<String, Object>> lines = new TreeMap<>();
     Map<String, long[]> units = new TreeMap<>(); // billable, detection
-    Map<String, String> plans = new TreeMap<>(dedicated);
+    Map<String, String> plans = new TreeMap<>();
+    scheduled.forEach(
+        (key, plan) -> {
+          if (plan.equals("dedicated") && !closedBefore.contains(key.split("\\|")[0])) {
+            plans.put(key, plan);
+          }
+        });
     Map<String, long[]> adjUnits = new TreeMap<>();
     Map<String, BigDecimal> adjAmounts = new TreeMap<>();
     for (Month m : rows) {
@@ -240,9 +251,10 @@ public final class BillingService {
         adjAmounts.merge(key, m.amount(), BigDecimal::add);
       } else {
         units.put(key, new long[] {u, m.detectionImages()});
-        plans.putIfAbsent(key, m.plan());
       }
-      plans.putIfAbsent(key, "payg");
+      // After closing, only late usage (adjustments) is billed: no fee.
+      plans.put(
+          key, closedBefore.contains(m.account()) ? "payg" : scheduled.getOrDefault(key, "payg"));
     }
     BigDecimal grand = BigDecimal.ZERO.setScale(2);
     for (String key : plans.keySet()) {
