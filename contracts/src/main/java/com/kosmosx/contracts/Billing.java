@@ -36,11 +36,14 @@ public final class Billing {
   public static Overage overage(PriceList.Product p, long monthUnits) {
     long used = Math.min(monthUnits, p.dedicatedAllowance());
     long over = Math.max(0, monthUnits - p.dedicatedAllowance());
-    BigDecimal amount =
-        p.overageRate()
-            .multiply(BigDecimal.valueOf(over))
-            .divide(BigDecimal.valueOf(p.unitsPerRate()));
-    return new Overage(used, over, amount);
+    return new Overage(used, over, overageAmount(p, over));
+  }
+
+  /** Exact price of {@code units} past a dedicated allowance (or billed late, as adjustments). */
+  public static BigDecimal overageAmount(PriceList.Product p, long units) {
+    return p.overageRate()
+        .multiply(BigDecimal.valueOf(units))
+        .divide(BigDecimal.valueOf(p.unitsPerRate()));
   }
 
   /** Rounds an invoice line's exact amount once: half-up to the cent. */

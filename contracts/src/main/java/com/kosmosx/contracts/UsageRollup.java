@@ -209,10 +209,7 @@ public record UsageRollup(
       if (adjustment) {
         // Late usage of a closed month: billed now as overage; no allowance is reopened.
         over += units;
-        overAmount =
-            p.overageRate()
-                .multiply(BigDecimal.valueOf(over))
-                .divide(BigDecimal.valueOf(p.unitsPerRate()));
+        overAmount = Billing.overageAmount(p, over);
       } else if (period == Period.MONTH) {
         Billing.Overage o = Billing.overage(p, dedicated);
         used = o.allowanceUsed();

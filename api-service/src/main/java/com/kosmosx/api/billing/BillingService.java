@@ -2,6 +2,7 @@ package com.kosmosx.api.billing;
 
 import com.kosmosx.api.errors.ApiProblem;
 import com.kosmosx.contracts.AccountPlan;
+import com.kosmosx.contracts.BillableUnits;
 import com.kosmosx.contracts.Billing;
 import com.kosmosx.contracts.JobType;
 import com.kosmosx.contracts.PriceList;
@@ -298,18 +299,27 @@ public final class BillingService {
     Instant start = month.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
     Instant end = month.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
     Map<String, long[]> byKey = new TreeMap<>(); // jobs units, rollup units
-    jdbi.useHandle(
+    jdbi.useTransaction(
         h -> {
+          // The independent path: each succeeded job priced by the pure rule (BillableUnits), not
+          // the rule restated in SQL; streamed in a cursor (a transaction) 10,000 rows at a time.
           h.createQuery(
-                  "SELECT account_id, type, sum(CASE WHEN type = 'text'"
-                      + " THEN greatest(100, input_tokens + output_tokens)"
-                      + " ELSE greatest(1, coalesce(images, 1)) END) AS units"
-                      + " FROM jobs WHERE status = 'succeeded' AND completed_at >= :start"
-                      + " AND completed_at < :end GROUP BY account_id, type")
+                  "SELECT account_id, type, input_tokens, output_tokens, images FROM jobs"
+                      + " WHERE status = 'succeeded' AND completed_at >= :start"
+                      + " AND completed_at < :end")
               .bind("start", start)
               .bind("end", end)
-              .map((rs, ctx) -> Map.entry(rs.getString(1) + "|" + rs.getString(2), rs.getLong(3)))
-              .forEach(e -> byKey.computeIfAbsent(e.getKey(), k -> new long[2])[0] = e.getValue());
+              .setFetchSize(10_000)
+              .map(
+                  (rs, ctx) ->
+                      Map.entry(
+                          rs.getString(1) + "|" + rs.getString(2),
+                          BillableUnits.units(
+                              JobType.fromWire(rs.getString(2)),
+                              rs.getLong(3),
+                              rs.getLong(4),
+                              rs.getLong(5))))
+              .forEach(e -> byKey.computeIfAbsent(e.getKey(), k -> new long[2])[0] += e.getValue());
           h.createQuery(
                   "SELECT account_id, product, billable_tokens, billable_images FROM usage_rollups"
                       + " WHERE period = 'month' AND period_start = :start AND NOT adjustment")

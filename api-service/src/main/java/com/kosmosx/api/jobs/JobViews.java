@@ -10,8 +10,6 @@ import com.kosmosx.contracts.Billing;
 import com.kosmosx.contracts.JobType;
 import com.kosmosx.contracts.Json;
 import com.kosmosx.contracts.PriceList;
-import com.kosmosx.contracts.UsageEvent;
-import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 
@@ -28,29 +26,18 @@ public final class JobViews {
     JobView.Usage usage = null;
     if ("succeeded".equals(r.status()) && r.inputTokens() != null) {
       JobType type = JobType.fromWire(r.type());
-      var event =
-          new UsageEvent(
-              r.id(),
-              r.accountId(),
-              type,
-              r.inputTokens(),
-              r.outputTokens(),
-              r.images() == null ? 0 : r.images(),
-              false,
-              Instant.EPOCH);
-      long billableTokens = BillableUnits.tokens(event);
-      long billableImages = BillableUnits.images(event);
+      long images = r.images() == null ? 0 : r.images();
+      long units = BillableUnits.units(type, r.inputTokens(), r.outputTokens(), images);
       usage =
           new JobView.Usage(
               r.inputTokens(),
               r.outputTokens(),
-              billableTokens,
-              event.images(),
-              billableImages,
+              type == JobType.TEXT ? units : 0,
+              (int) images,
+              type == JobType.IMAGE ? units : 0,
               // What the job costs at pay-as-you-go prices, exact to six places (invoices round
               // once per line; dedicated plans bill through their allowance instead).
-              Billing.paygAmount(
-                      prices.product(type), type == JobType.TEXT ? billableTokens : billableImages)
+              Billing.paygAmount(prices.product(type), units)
                   .setScale(6, java.math.RoundingMode.HALF_UP)
                   .toPlainString());
     }

@@ -80,6 +80,58 @@ class InvoicePlanIT {
                 plan.equals("dedicated") ? billableTokens : 0));
   }
 
+  @Test
+  @SuppressWarnings("unchecked")
+  void reconciliationPricesEachJobByThePureRule() {
+    account("acc_recon", null);
+    // (input, output, images) per job; units by BillableUnits: 100, 150 (text), 1, 1, 3 (image)
+    long[][] text = {{20, 10, 0}, {100, 50, 0}};
+    Long[][] image = {{7L, 0L, 0L}, {7L, 0L, null}, {7L, 0L, 3L}};
+    jdbi.useHandle(
+        h -> {
+          int i = 0;
+          for (long[] t : text) {
+            h.execute(
+                "INSERT INTO jobs (id, account_id, type, status, lane, created_at, completed_at,"
+                    + " input_tokens, output_tokens, images) VALUES (?, 'acc_recon', 'text',"
+                    + " 'succeeded', 'shared', '2026-11-03', '2026-11-03', ?, ?, NULL)",
+                "job_recon_t" + i++,
+                t[0],
+                t[1]);
+          }
+          for (Long[] m : image) {
+            h.execute(
+                "INSERT INTO jobs (id, account_id, type, status, lane, created_at, completed_at,"
+                    + " input_tokens, output_tokens, images) VALUES (?, 'acc_recon', 'image',"
+                    + " 'succeeded', 'shared', '2026-11-04', '2026-11-04', ?, ?, ?)",
+                "job_recon_i" + i++,
+                m[0],
+                m[1],
+                m[2]);
+          }
+        });
+    long textUnits = 0;
+    for (long[] t : text) {
+      textUnits += com.kosmosx.contracts.BillableUnits.units(JobType.TEXT, t[0], t[1], 0);
+    }
+    long imageUnits = 0;
+    for (Long[] m : image) {
+      imageUnits +=
+          com.kosmosx.contracts.BillableUnits.units(
+              JobType.IMAGE, m[0], m[1], m[2] == null ? 0 : m[2]);
+    }
+    assertThat(textUnits).isEqualTo(250);
+    assertThat(imageUnits).isEqualTo(5);
+    List<Map<String, Object>> rows =
+        (List<Map<String, Object>>) billing.reconciliation(YearMonth.of(2026, 11)).get("rows");
+    Map<String, Long> jobsUnits = new java.util.HashMap<>();
+    rows.stream()
+        .filter(r -> "acc_recon".equals(r.get("account_id")))
+        .forEach(
+            r -> jobsUnits.put((String) r.get("product"), (Long) r.get("jobs_billable_units")));
+    assertThat(jobsUnits).containsEntry("text", textUnits).containsEntry("image", imageUnits);
+  }
+
   @SuppressWarnings("unchecked")
   private static Map<String, Object> line(YearMonth month, String account) {
     List<Map<String, Object>> lines =

@@ -68,7 +68,8 @@ final class OutcomePublisher {
               job.type(),
               outcome.usage().inputTokens(),
               outcome.usage().outputTokens(),
-              job.type() == JobType.IMAGE ? Math.max(1, outcome.usage().images()) : 0,
+              // What was measured; the per-request minimum is billing's (BillableUnits).
+              job.type() == JobType.IMAGE ? outcome.usage().images() : 0,
               job.type() == JobType.IMAGE && !Boolean.FALSE.equals(job.input().detectObjects()),
               done);
       return new Ended(record, terminal, usage);
