@@ -83,25 +83,7 @@ public final class LocalStack {
 
   /** The background supervisor ({@code up -d}), if one runs. */
   Optional<ProcessHandle> supervisor() {
-    try {
-      Path f = supervisorPid();
-      if (!Files.exists(f)) {
-        return Optional.empty();
-      }
-      String[] parts = Files.readString(f).trim().split(" ");
-      long started = parts.length > 1 ? Long.parseLong(parts[1]) : 0;
-      return ProcessHandle.of(Long.parseLong(parts[0]))
-          .filter(ProcessHandle::isAlive)
-          .filter(
-              h ->
-                  started == 0
-                      || h.info()
-                          .startInstant()
-                          .map(i -> i.toEpochMilli() == started)
-                          .orElse(true));
-    } catch (IOException | NumberFormatException e) {
-      return Optional.empty();
-    }
+    return alive(supervisorPid());
   }
 
   /**
@@ -464,7 +446,8 @@ public final class LocalStack {
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
     Process launched = pb.start();
-    ProcessHandle p = serviceProcess(launched);
+    boolean viaSetsid = cmd.get(0).equals("/usr/bin/setsid");
+    ProcessHandle p = serviceProcess(launched, viaSetsid);
     // pid and start time: a pid reused by an unrelated process after a reboot is not "running".
     String started = p.info().startInstant().map(i -> Long.toString(i.toEpochMilli())).orElse("0");
     Files.writeString(pidFile(s), p.pid() + " " + started);
@@ -477,15 +460,16 @@ public final class LocalStack {
             .startInstant()
             .map(java.time.Instant::toEpochMilli)
             .orElse(System.currentTimeMillis()),
-        p.pid() != launched.pid());
+        viaSetsid);
   }
 
   /**
    * The service JVM itself: under setsid it is the forked child (setsid stays in our process group
    * and dies with Ctrl-C; the service must not).
    */
-  private static ProcessHandle serviceProcess(Process launched) throws IOException {
-    if (!launched.info().command().map(c -> c.endsWith("setsid")).orElse(false)) {
+  private static ProcessHandle serviceProcess(Process launched, boolean viaSetsid)
+      throws IOException {
+    if (!viaSetsid) {
       return launched.toHandle();
     }
     long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
@@ -495,7 +479,9 @@ public final class LocalStack {
         return child.get();
       }
       if (!launched.isAlive()) {
-        break;
+        // The service exited before we saw it (it failed at once): setsid carries its exit
+        // status, so the supervisor still learns why.
+        return launched.toHandle();
       }
       try {
         Thread.sleep(10);
@@ -553,15 +539,21 @@ public final class LocalStack {
   }
 
   private Optional<ProcessHandle> running(ServiceSpec s) {
+    return alive(pidFile(s));
+  }
+
+  /**
+   * The process a pid file names ({@code pid start-millis}), if it is alive and is still that
+   * process: a pid reused by an unrelated process after a reboot is not "running".
+   */
+  private static Optional<ProcessHandle> alive(Path pidFile) {
     try {
-      Path f = pidFile(s);
-      if (!Files.exists(f)) {
+      if (!Files.exists(pidFile)) {
         return Optional.empty();
       }
-      String[] parts = Files.readString(f).trim().split(" ");
-      long pid = Long.parseLong(parts[0]);
+      String[] parts = Files.readString(pidFile).trim().split(" ");
       long started = parts.length > 1 ? Long.parseLong(parts[1]) : 0;
-      return ProcessHandle.of(pid)
+      return ProcessHandle.of(Long.parseLong(parts[0]))
           .filter(ProcessHandle::isAlive)
           .filter(
               h ->

@@ -6,6 +6,7 @@ import com.kosmosx.api.jobs.JobWaiters;
 import com.kosmosx.api.quarantine.QuarantineStore;
 import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Backoff;
+import com.kosmosx.runtime.Clients;
 import com.kosmosx.runtime.Failures;
 import com.kosmosx.runtime.KafkaSettings;
 import com.kosmosx.runtime.Loop;
@@ -270,11 +271,7 @@ public final class OutboxRelay extends BackgroundLoop {
 
   private synchronized void closeProducer() {
     if (producer != null) {
-      try {
-        producer.close(Duration.ofSeconds(5));
-      } catch (RuntimeException e) {
-        LOG.debug("closing the outbox producer failed", e);
-      }
+      Clients.close(producer, "the outbox producer");
       producer = null;
     }
   }

@@ -1,6 +1,7 @@
 package com.kosmosx.api.outbox;
 
 import com.kosmosx.runtime.BackgroundLoop;
+import com.kosmosx.runtime.Clients;
 import com.kosmosx.runtime.Failures;
 import com.kosmosx.runtime.Loop;
 import com.kosmosx.runtime.Quarantine;
@@ -87,14 +88,7 @@ public abstract class TopicFollower<T> extends BackgroundLoop {
   public void reset() {
     Consumer<String, byte[]> c = consumer;
     consumer = null;
-    if (c != null) {
-      try {
-        // Bounded: a shutdown must not wait the default 30 s for a broker that is away.
-        c.close(Duration.ofSeconds(5));
-      } catch (RuntimeException e) {
-        LOG.debug("{}: closing the consumer failed", name, e);
-      }
-    }
+    Clients.close(c, name + "'s consumer");
   }
 
   /** Applies a poll: whole, or record by record with quarantine when whole fails. */

@@ -5,6 +5,7 @@ import com.kosmosx.contracts.Topic;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.runtime.BackgroundLoop;
 import com.kosmosx.runtime.Backoff;
+import com.kosmosx.runtime.Clients;
 import com.kosmosx.runtime.KafkaSettings;
 import com.kosmosx.runtime.Loop;
 import java.time.Clock;
@@ -159,21 +160,8 @@ public final class JobConsumer extends BackgroundLoop {
     Consumer<String, byte[]> c = consumer;
     producer = null;
     consumer = null;
-    // Bounded closes: the default producer close waits forever for a broker that is away.
-    if (p != null) {
-      try {
-        p.close(Duration.ofSeconds(5));
-      } catch (RuntimeException e) {
-        LOG.debug("closing the producer of lane {} failed", lane, e);
-      }
-    }
-    if (c != null) {
-      try {
-        c.close(Duration.ofSeconds(5));
-      } catch (RuntimeException e) {
-        LOG.debug("closing the consumer of lane {} failed", lane, e);
-      }
-    }
+    Clients.close(p, "the producer of lane " + lane);
+    Clients.close(c, "the consumer of lane " + lane);
   }
 
   /** One round: poll, form a batch (waiting at most maxWait for more), run it, commit outcomes. */

@@ -3,6 +3,7 @@ package com.kosmosx.worker.core;
 import com.kosmosx.contracts.JobControl;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.runtime.BackgroundLoop;
+import com.kosmosx.runtime.Clients;
 import com.kosmosx.runtime.Loop;
 import java.time.Clock;
 import java.time.Duration;
@@ -111,12 +112,6 @@ public final class JobControls extends BackgroundLoop {
   public void reset() {
     Consumer<String, byte[]> c = consumer;
     consumer = null;
-    if (c != null) {
-      try {
-        c.close(Duration.ofSeconds(5));
-      } catch (RuntimeException e) {
-        LOG.debug("closing the job-control consumer failed", e);
-      }
-    }
+    Clients.close(c, "the job-control consumer");
   }
 }
