@@ -153,9 +153,15 @@ final class Supervisor {
   String cause(Track t) {
     Path log = layout.logs().resolve(t.spec.name() + ".log");
     long from = t.started == null ? Math.max(0, size(log) - 256 * 1024) : t.started.logOffset();
+    boolean known =
+        t.started != null && t.started.launched() != null && exited(t.started.launched());
+    // Read after setsid has exited: its "did not exit normally" line tells a signal from a code.
     List<String> lines = lines(log, from);
-    String what = "exit cause unknown (it was started by an earlier launcher)";
-    if (t.started != null && t.started.launched() != null && !t.started.launched().isAlive()) {
+    String what =
+        t.started == null
+            ? "exit cause unknown (it was started by an earlier launcher)"
+            : "exit cause unknown";
+    if (known) {
       int code = t.started.launched().exitValue();
       boolean setsid = t.started.viaSetsid();
       boolean signaled =
@@ -186,6 +192,19 @@ final class Supervisor {
       }
     }
     return error;
+  }
+
+  /**
+   * Whether the launched process has ended, waiting for it a little: the service is seen gone (its
+   * pid) a moment before setsid, which waits for it, has exited with its status.
+   */
+  private static boolean exited(Process launched) {
+    try {
+      return launched.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return !launched.isAlive();
+    }
   }
 
   private static String signalName(int signal) {
