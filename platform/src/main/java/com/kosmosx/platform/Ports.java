@@ -11,14 +11,27 @@ import java.time.Duration;
 public final class Ports {
   private Ports() {}
 
-  /** A port that was free a moment ago (the usual race applies; fine for tests). */
+  /** Ports handed out by this JVM: the kernel may offer a just-closed port again. */
+  private static final java.util.Set<Integer> GIVEN =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  /**
+   * A port that was free a moment ago and that this JVM has not handed out before (the usual race
+   * with other processes applies; fine for tests). Without the second rule one stack's Kafka was
+   * once given the same port for its listener and its controller.
+   */
   public static int free() {
-    try (ServerSocket s = new ServerSocket(0)) {
-      s.setReuseAddress(true);
-      return s.getLocalPort();
-    } catch (IOException e) {
-      throw new UncheckedIOException("no free port", e);
+    for (int attempt = 0; attempt < 1_000; attempt++) {
+      try (ServerSocket s = new ServerSocket(0)) {
+        s.setReuseAddress(true);
+        if (GIVEN.add(s.getLocalPort())) {
+          return s.getLocalPort();
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("no free port", e);
+      }
     }
+    throw new IllegalStateException("no free port not handed out before");
   }
 
   public static boolean isOpen(int port) {
