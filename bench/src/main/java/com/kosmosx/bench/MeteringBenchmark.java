@@ -86,8 +86,7 @@ public final class MeteringBenchmark {
 
       Properties p = streamsProps(bootstrap, "bench-eos");
       KafkaStreams streams =
-          new KafkaStreams(
-              UsageTopology.build(Duration.ofDays(35), Duration.ofDays(2), PriceList.SEED), p);
+          new KafkaStreams(UsageTopology.build(Duration.ofDays(35), PriceList.SEED), p);
       streams.start();
       double eos = awaitConsumed(bootstrap, "bench-eos", Duration.ofMinutes(10));
       streams.close(Duration.ofSeconds(20));
@@ -111,7 +110,7 @@ public final class MeteringBenchmark {
       Jdbi jdbi = Jdbi.create(ds);
       KafkaStreams live =
           new KafkaStreams(
-              UsageTopology.build(Duration.ofDays(35), Duration.ofDays(2), PriceList.SEED),
+              UsageTopology.build(Duration.ofDays(35), PriceList.SEED),
               streamsProps(bootstrap, "bench-lag"));
       live.start();
       RollupSink sink =

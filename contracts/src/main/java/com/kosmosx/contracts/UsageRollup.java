@@ -10,17 +10,21 @@ import java.time.temporal.ChronoUnit;
 /**
  * Cumulative usage of one account and product in one period (a UTC hour, day or calendar month), as
  * kept by metering-stream. Key: {@link #key()}; the topic is compacted, so the latest value per key
- * is the period's total. An adjustment rollup holds events that arrived after their own period's
- * grace ended: they are billed in the period they arrived in, never dropped.
+ * is the period's total. A period's rollup stays open for good: an event that arrives late (even
+ * weeks late) is added to its own period. Whether that usage was already invoiced is the invoice's
+ * concern: a closed month's later usage is billed as an adjustment in the next open month (see the
+ * API's BillingService). {@code adjustment} is true only on rollups written by older versions,
+ * which billed very late events in the period they arrived in.
  *
  * @param day the period's first day (UTC)
- * @param plan the plan the period's events were billed under (plans change only at month starts)
+ * @param plan the period's plan under the account's schedule as metering knows it (plans change
+ *     only at month starts; a change that reaches metering later re-prices the period)
  * @param paygAmount exact pay-as-you-go amount of the period's events (pay-as-you-go plans)
  * @param detectionImages image jobs that asked for object detection
  * @param detectionAmount exact detection surcharge
  * @param dedicatedUnits billable units under a dedicated plan
  * @param allowanceUsed month rollups of dedicated plans: units inside the allowance
- * @param overageUnits month rollups of dedicated plans (and dedicated adjustments): units past it
+ * @param overageUnits month rollups of dedicated plans units past it
  * @param overageAmount exact price of the overage units
  */
 public record UsageRollup(
@@ -190,28 +194,60 @@ public record UsageRollup(
     return paygAmount.add(overageAmount).add(detectionAmount);
   }
 
-  /** Adds one usage event under this rollup's plan, applying the per-request minimum. */
+  /**
+   * Adds one usage event, applying the per-request minimum, and prices the new totals under this
+   * rollup's plan.
+   */
   public UsageRollup add(UsageEvent e, PriceList prices) {
     long tokens = BillableUnits.tokens(e);
     long imgs = BillableUnits.images(e);
-    long units = e.product() == JobType.TEXT ? tokens : imgs;
-    PriceList.Product p = prices.product(e.product());
     boolean detection = e.product() == JobType.IMAGE && e.objectDetection();
-    BigDecimal payg = paygAmount;
-    long dedicated = dedicatedUnits;
-    long used = allowanceUsed;
-    long over = overageUnits;
-    BigDecimal overAmount = overageAmount;
-    if (plan == AccountPlan.PlanKind.PAYG) {
-      payg = payg.add(Billing.paygAmount(p, units));
+    return new UsageRollup(
+            accountId,
+            product,
+            day,
+            requests + 1,
+            inputTokens + e.inputTokens(),
+            outputTokens + e.outputTokens(),
+            billableTokens + tokens,
+            images + e.images(),
+            billableImages + imgs,
+            period,
+            periodStart,
+            plan,
+            adjustment,
+            null,
+            detectionImages + (detection ? 1 : 0),
+            null,
+            0,
+            0,
+            0,
+            null)
+        .priced(plan, prices);
+  }
+
+  /**
+   * The same usage priced under {@code newPlan}: every amount is a pure function of the period's
+   * units, its plan and the price list ({@link Billing}), so a month whose plan changed after some
+   * of its usage was metered is re-priced exactly, and a rollup never depends on the order its
+   * events and the plan change arrived in. Pay-as-you-go: units x rate. Dedicated: month rollups
+   * split the units between the allowance and overage; hour and day rollups carry units only (the
+   * allowance and the fee are monthly).
+   */
+  public UsageRollup priced(AccountPlan.PlanKind newPlan, PriceList prices) {
+    PriceList.Product p = prices.product(product);
+    long units = billableUnits();
+    BigDecimal payg = BigDecimal.ZERO;
+    long dedicated = 0;
+    long used = 0;
+    long over = 0;
+    BigDecimal overAmount = BigDecimal.ZERO;
+    if (newPlan == AccountPlan.PlanKind.PAYG) {
+      payg = Billing.paygAmount(p, units);
     } else {
-      dedicated += units;
-      if (adjustment) {
-        // Late usage of a closed month: billed now as overage; no allowance is reopened.
-        over += units;
-        overAmount = Billing.overageAmount(p, over);
-      } else if (period == Period.MONTH) {
-        Billing.Overage o = Billing.overage(p, dedicated);
+      dedicated = units;
+      if (period == Period.MONTH) {
+        Billing.Overage o = Billing.overage(p, units);
         used = o.allowanceUsed();
         over = o.overageUnits();
         overAmount = o.overageAmount();
@@ -221,19 +257,19 @@ public record UsageRollup(
         accountId,
         product,
         day,
-        requests + 1,
-        inputTokens + e.inputTokens(),
-        outputTokens + e.outputTokens(),
-        billableTokens + tokens,
-        images + e.images(),
-        billableImages + imgs,
+        requests,
+        inputTokens,
+        outputTokens,
+        billableTokens,
+        images,
+        billableImages,
         period,
         periodStart,
-        plan,
+        newPlan,
         adjustment,
         payg,
-        detectionImages + (detection ? 1 : 0),
-        detectionAmount.add(detection ? prices.detectionSurchargePerImage() : BigDecimal.ZERO),
+        detectionImages,
+        Billing.detectionAmount(prices, detectionImages),
         dedicated,
         used,
         over,

@@ -50,9 +50,7 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
     KafkaStreams streams =
         new KafkaStreams(
             UsageTopology.build(
-                Duration.ofMillis(config.dedupeRetention.toMilliseconds()),
-                Duration.ofMillis(config.lateGrace.toMilliseconds()),
-                config.prices),
+                Duration.ofMillis(config.dedupeRetention.toMilliseconds()), config.prices),
             streamsProperties(config));
     // A processing error replaces the stream thread instead of silently stopping metering.
     streams.setUncaughtExceptionHandler(

@@ -28,12 +28,6 @@ public class MeteringConfiguration extends Configuration {
   /** How long a usage event id is remembered for deduplication. */
   @NotNull @JsonProperty public Duration dedupeRetention = Duration.days(35);
 
-  /**
-   * An event counts in its own hour, day and month if it arrives within this long after the period
-   * ended; later ones are billed in the period they arrive in, as adjustments.
-   */
-  @NotNull @JsonProperty public Duration lateGrace = Duration.days(2);
-
   /** The price list (the seed's by default); the API must be given the same one. */
   @NotNull @JsonProperty public PriceList prices = PriceList.SEED;
 

@@ -90,8 +90,7 @@ class MeteringRestartIT {
     try (var producer =
         new KafkaProducer<>(pp, new StringSerializer(), new ByteArraySerializer())) {
       KafkaStreams first =
-          new KafkaStreams(
-              UsageTopology.build(Duration.ofDays(35), Duration.ofDays(3650), PriceList.SEED), p);
+          new KafkaStreams(UsageTopology.build(Duration.ofDays(35), PriceList.SEED), p);
       first.start();
       for (int i = 0; i < events.size(); i++) {
         UsageEvent e = events.get(i);
@@ -118,8 +117,7 @@ class MeteringRestartIT {
       producer.flush();
     }
     KafkaStreams second =
-        new KafkaStreams(
-            UsageTopology.build(Duration.ofDays(35), Duration.ofDays(3650), PriceList.SEED), p);
+        new KafkaStreams(UsageTopology.build(Duration.ofDays(35), PriceList.SEED), p);
     second.start();
     try {
       Map<String, UsageRollup> months = new HashMap<>();

@@ -48,9 +48,7 @@ class UsageTopologyTest {
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, "metering-test");
     p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
-    driver =
-        new TopologyTestDriver(
-            UsageTopology.build(Duration.ofDays(35), Duration.ofDays(2), PRICES), p);
+    driver = new TopologyTestDriver(UsageTopology.build(Duration.ofDays(35), PRICES), p);
     usage =
         driver.createInputTopic(
             Topics.USAGE.name(), new StringSerializer(), new JsonSerde<>(UsageEvent.class));
@@ -103,8 +101,7 @@ class UsageTopologyTest {
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
     p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0);
     try (TopologyTestDriver uncached =
-        new TopologyTestDriver(
-            UsageTopology.build(Duration.ofDays(35), Duration.ofDays(2), PRICES), p)) {
+        new TopologyTestDriver(UsageTopology.build(Duration.ofDays(35), PRICES), p)) {
       var in =
           uncached.createInputTopic(
               Topics.USAGE.name(), new StringSerializer(), new JsonSerde<>(UsageEvent.class));
@@ -203,21 +200,85 @@ class UsageTopologyTest {
   }
 
   @Test
-  void lateEventsLandInTheirPeriodWithinTheGraceAndVeryLateOnesAreAdjustments() {
-    // Late by a day: still counted in its own day and month.
+  void aLateEventIsAddedToItsOwnPeriodHoweverLateItArrives() {
     send(text("job_late", "acc_l", 100, 0, "2026-11-30T22:00:00Z"), Duration.ofDays(1));
     assertThat(rollup(day("acc_l", "2026-11-30")).requests()).isEqualTo(1);
-    assertThat(rollup(month("acc_l", "2026-11")).requests()).isEqualTo(1);
-    // Late by ten days: November is closed; billed in December (when it arrived) as an
-    // adjustment, never dropped.
-    send(text("job_very_late", "acc_l", 150, 0, "2026-11-29T10:00:00Z"), Duration.ofDays(10));
-    assertThat(rollup(month("acc_l", "2026-11")).requests()).isEqualTo(1);
-    UsageRollup adj = rollup(month("acc_l", "2026-12") + "|adjustment-payg");
-    assertThat(adj.adjustment()).isTrue();
-    assertThat(adj.requests()).isEqualTo(1);
-    assertThat(adj.billableTokens()).isEqualTo(150);
-    assertThat(adj.paygAmount()).isEqualByComparingTo("0.03");
-    assertThat(rollup("acc_l|text|day|2026-12-09T00:00:00Z|adjustment-payg").requests())
-        .isEqualTo(1);
+    // Forty days late: still November's usage (whether November was already invoiced is the
+    // invoice's concern, which bills it as an adjustment if so), never dropped, never moved.
+    send(text("job_very_late", "acc_l", 150, 0, "2026-11-29T10:00:00Z"), Duration.ofDays(40));
+    UsageRollup nov = rollup(month("acc_l", "2026-11"));
+    assertThat(nov.requests()).isEqualTo(2);
+    assertThat(nov.billableTokens()).isEqualTo(250);
+    assertThat(nov.paygAmount()).isEqualByComparingTo("0.05");
+    assertThat(nov.adjustment()).isFalse();
+    assertThat(latest.keySet()).noneMatch(k -> k.contains("adjustment"));
+  }
+
+  private static AccountPlan dedicatedFrom(String account, String from, String recorded) {
+    return new AccountPlan(
+        account,
+        Map.of(),
+        null,
+        Instant.parse(recorded),
+        List.of(
+            new AccountPlan.Change(
+                JobType.TEXT, AccountPlan.PlanKind.DEDICATED, "dedicated", LocalDate.parse(from))));
+  }
+
+  @Test
+  void aPlanChangeDatedInTheCurrentMonthRepricesTheUsageAlreadyMeteredWithoutAnotherEvent() {
+    // Usage metered as pay-as-you-go on December 2nd and 3rd; on the 5th a dedicated plan is set
+    // from December 1st (allowed: the current month). No further usage arrives.
+    send(text("job_r1", "acc_r", 800, 0, "2026-12-02T10:00:00Z"));
+    send(text("job_r2", "acc_r", 500, 0, "2026-12-03T10:00:00Z"));
+    assertThat(rollup(month("acc_r", "2026-12")).paygAmount()).isEqualByComparingTo("0.26");
+    accounts.pipeInput(
+        "acc_r",
+        dedicatedFrom("acc_r", "2026-12-01", "2026-12-05T00:00:00Z"),
+        Instant.parse("2026-12-05T00:00:00Z"));
+
+    UsageRollup dec = rollup(month("acc_r", "2026-12"));
+    assertThat(dec.plan()).isEqualTo(AccountPlan.PlanKind.DEDICATED);
+    assertThat(dec.paygAmount()).isEqualByComparingTo("0");
+    assertThat(dec.allowanceUsed()).isEqualTo(1_000);
+    assertThat(dec.overageUnits()).isEqualTo(300);
+    assertThat(dec.overageAmount()).isEqualByComparingTo("0.09");
+    UsageRollup day = rollup(day("acc_r", "2026-12-02"));
+    assertThat(day.plan()).isEqualTo(AccountPlan.PlanKind.DEDICATED);
+    assertThat(day.amount()).isEqualByComparingTo("0");
+    assertThat(rollup("acc_r|text|hour|2026-12-03T10:00:00Z").plan())
+        .isEqualTo(AccountPlan.PlanKind.DEDICATED);
+  }
+
+  @Test
+  void theResultDoesNotDependOnWhetherThePlanOrTheUsageArrivesFirst() {
+    UsageEvent a = text("job_o1", "acc_o1", 800, 0, "2026-12-02T10:00:00Z");
+    UsageEvent b = text("job_o2", "acc_o1", 500, 0, "2026-12-03T10:00:00Z");
+    // acc_o1: usage, then plan; acc_o2: plan, then the same usage.
+    send(a);
+    send(b);
+    accounts.pipeInput("acc_o1", dedicatedFrom("acc_o1", "2026-12-01", "2026-12-05T00:00:00Z"));
+    accounts.pipeInput("acc_o2", dedicatedFrom("acc_o2", "2026-12-01", "2026-12-05T00:00:00Z"));
+    send(text("job_o3", "acc_o2", 800, 0, "2026-12-02T10:00:00Z"));
+    send(text("job_o4", "acc_o2", 500, 0, "2026-12-03T10:00:00Z"));
+    UsageRollup first = rollup(month("acc_o1", "2026-12"));
+    UsageRollup second = rollup(month("acc_o2", "2026-12"));
+    assertThat(first.plan()).isEqualTo(second.plan());
+    assertThat(first.amount()).isEqualByComparingTo(second.amount());
+    assertThat(first.overageUnits()).isEqualTo(second.overageUnits()).isEqualTo(300);
+  }
+
+  @Test
+  void aRemovedScheduleRepricesBackToPayAsYouGoAndLeavesOtherAccountsAlone() {
+    accounts.pipeInput("acc_x", dedicatedFrom("acc_x", "2026-12-01", "2026-11-20T00:00:00Z"));
+    send(text("job_x1", "acc_x", 1_500, 0, "2026-12-02T10:00:00Z"));
+    send(text("job_x2", "acc_x1", 1_500, 0, "2026-12-02T10:00:00Z")); // a prefix-alike account
+    assertThat(rollup(month("acc_x", "2026-12")).overageUnits()).isEqualTo(500);
+    accounts.pipeInput("acc_x", null);
+    UsageRollup dec = rollup(month("acc_x", "2026-12"));
+    assertThat(dec.plan()).isEqualTo(AccountPlan.PlanKind.PAYG);
+    assertThat(dec.paygAmount()).isEqualByComparingTo("0.30");
+    assertThat(dec.overageUnits()).isZero();
+    assertThat(rollup(month("acc_x1", "2026-12")).paygAmount()).isEqualByComparingTo("0.30");
   }
 }
