@@ -186,3 +186,28 @@ ALTER TABLE outbox ADD COLUMN last_error text;
 -- their deadline with a clear code instead of waiting silently.
 ALTER TABLE jobs ADD COLUMN deadline_at timestamptz;
 CREATE INDEX jobs_queued_deadline ON jobs (deadline_at) WHERE status = 'queued';
+
+--changeset kosmosx:10-invoice-close
+-- A closed month's invoice, frozen: one item per account, product and origin month (the month
+-- itself, or an earlier closed month whose later usage is billed here as an adjustment).
+CREATE TABLE invoice_months (
+  month      date PRIMARY KEY CHECK (extract(day FROM month) = 1),
+  closed_at  timestamptz NOT NULL,
+  closed_by  text NOT NULL
+);
+CREATE TABLE invoice_items (
+  month            date NOT NULL REFERENCES invoice_months (month),
+  account_id       text NOT NULL,
+  product          text NOT NULL CHECK (product IN ('text', 'image')),
+  origin_month     date NOT NULL,
+  plan             text NOT NULL CHECK (plan IN ('payg', 'dedicated')),
+  fee_usd          numeric NOT NULL,
+  included_units   bigint NOT NULL,
+  billable_units   bigint NOT NULL,
+  overage_units    bigint NOT NULL,
+  detection_images bigint NOT NULL,
+  usage_usd        numeric NOT NULL,
+  detection_usd    numeric NOT NULL,
+  PRIMARY KEY (month, account_id, product, origin_month)
+);
+CREATE INDEX invoice_items_origin ON invoice_items (origin_month, account_id, product);

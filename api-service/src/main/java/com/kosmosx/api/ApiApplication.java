@@ -410,7 +410,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
             relay::wakeUp,
             clock,
             jobDeadline);
-    BillingService billing = new BillingService(jdbi, config.prices);
+    BillingService billing = new BillingService(jdbi, config.prices, clock);
     jersey.register(new AdminResource(keys, plans, deadLetters, billing, quarantine));
     jersey.register(new UsageResource(billing));
     jersey.register(

@@ -21,6 +21,27 @@ public final class BillableUnits {
         : Math.max(MIN_IMAGES_PER_REQUEST, images);
   }
 
+  /**
+   * Whether a job is billed: a succeeded job always; a job canceled while it ran, for the work it
+   * did before the cancel (its prompt and the tokens generated so far, with the per-request
+   * minimum), as OpenAI and Replicate bill; a job canceled before it started, a failed job or an
+   * expired one never.
+   *
+   * @param status the job's final status (wire form)
+   * @param usageMeasured whether the worker reported usage for it
+   */
+  public static boolean billed(String status, boolean usageMeasured) {
+    return "succeeded".equals(status) || ("canceled".equals(status) && usageMeasured);
+  }
+
+  /**
+   * Whether an image job owes the detection surcharge: it asked for object detection (the default
+   * for image jobs; {@code detect_objects: false} turns it off). Text jobs never do.
+   */
+  public static boolean detection(JobType product, Boolean detectObjects) {
+    return product == JobType.IMAGE && !Boolean.FALSE.equals(detectObjects);
+  }
+
   public static long tokens(UsageEvent e) {
     return e.product() == JobType.TEXT
         ? units(JobType.TEXT, e.inputTokens(), e.outputTokens(), 0)

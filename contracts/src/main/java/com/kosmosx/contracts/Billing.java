@@ -46,6 +46,25 @@ public final class Billing {
         .divide(BigDecimal.valueOf(p.unitsPerRate()));
   }
 
+  /**
+   * The exact (unrounded) usage amount of a month's units under {@code plan}: pay-as-you-go units x
+   * rate, or a dedicated month's overage past the allowance, plus the detection surcharge; the fee
+   * excluded. What metering's month rollup must hold, to the last decimal.
+   */
+  public static BigDecimal monthUsageAmount(
+      PriceList prices,
+      JobType product,
+      AccountPlan.PlanKind plan,
+      long billableUnits,
+      long detectionImages) {
+    PriceList.Product p = prices.product(product);
+    BigDecimal usage =
+        plan == AccountPlan.PlanKind.DEDICATED
+            ? overage(p, billableUnits).overageAmount()
+            : paygAmount(p, billableUnits);
+    return usage.add(detectionAmount(prices, detectionImages));
+  }
+
   /** Rounds an invoice line's exact amount once: half-up to the cent. */
   public static BigDecimal toCents(BigDecimal exact) {
     return exact.setScale(2, RoundingMode.HALF_UP);

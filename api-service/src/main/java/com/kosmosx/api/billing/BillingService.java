@@ -1,13 +1,10 @@
 package com.kosmosx.api.billing;
 
 import com.kosmosx.api.errors.ApiProblem;
-import com.kosmosx.contracts.AccountPlan;
-import com.kosmosx.contracts.BillableUnits;
-import com.kosmosx.contracts.Billing;
-import com.kosmosx.contracts.JobType;
 import com.kosmosx.contracts.PriceList;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
@@ -17,20 +14,17 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeMap;
 import org.jdbi.v3.core.Jdbi;
 
 /**
  * Usage reports, invoices and reconciliation, read from the metering rollups in PostgreSQL.
  *
- * <p>Invoices: one line per account and product for a calendar month (UTC), under the plan in force
- * that month (plans change only at month starts). A dedicated line is the fee plus overage past the
- * allowance; a pay-as-you-go line is the usage; the detection surcharge is added either way; late
- * usage from closed months arrives as adjustments in the month it was billed. Every money figure is
- * rounded once, half-up to the cent, on its line ({@link Billing}).
+ * <p>Invoices ({@link Invoices}): one line per account and product for a calendar month (UTC),
+ * under the plan in force that month; a closed month is frozen and its later usage is billed as an
+ * adjustment on the next open month. Reconciliation ({@link Reconciliation}) checks units and
+ * amounts on three independent paths. Every money figure is rounded once, half-up to the cent, on
+ * its line ({@link com.kosmosx.contracts.Billing}).
  */
 public final class BillingService {
   /** Column order of usage rows, in JSON and CSV. */
@@ -67,11 +61,17 @@ public final class BillingService {
           "total_usd");
 
   private final Jdbi jdbi;
-  private final PriceList prices;
+  private final Invoices invoices;
+  private final Reconciliation reconciliation;
 
   public BillingService(Jdbi jdbi, PriceList prices) {
+    this(jdbi, prices, Clock.systemUTC());
+  }
+
+  public BillingService(Jdbi jdbi, PriceList prices, Clock clock) {
     this.jdbi = jdbi;
-    this.prices = prices;
+    this.invoices = new Invoices(jdbi, prices, clock);
+    this.reconciliation = new Reconciliation(jdbi, prices, invoices);
   }
 
   static final int MIN_YEAR = 1970;
@@ -176,181 +176,23 @@ public final class BillingService {
                 .list());
   }
 
-  /** The month's invoice: lines per account and product, and the grand total. */
+  /** The month's invoice: lines per account and product, the total, open or closed. */
   public Map<String, Object> invoices(YearMonth month) {
-    Instant start = month.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-    record Month(
-        String account,
-        JobType product,
-        String plan,
-        boolean adjustment,
-        long billableTokens,
-        long billableImages,
-        long detectionImages,
-        BigDecimal amount) {}
-    List<Month> rows =
-        jdbi.withHandle(
-            h ->
-                h.createQuery(
-                        "SELECT account_id, product, plan, adjustment, billable_tokens,"
-                            + " billable_images, detection_images,"
-                            + " payg_amount + overage_amount + detection_amount AS amount"
-                            + " FROM usage_rollups WHERE period = 'month' AND period_start = :start")
-                    .bind("start", start)
-                    .map(
-                        (rs, ctx) ->
-                            new Month(
-                                rs.getString("account_id"),
-                                JobType.fromWire(rs.getString("product")),
-                                rs.getString("plan"),
-                                rs.getBoolean("adjustment"),
-                                rs.getLong("billable_tokens"),
-                                rs.getLong("billable_images"),
-                                rs.getLong("detection_images"),
-                                rs.getBigDecimal("amount")))
-                    .list());
-    // One month, one plan: the schedule's plan for the month (what GET plan says), whatever plan
-    // the month's rollup was created with (a change dated this month reaches metering after some
-    // usage). Dedicated plans owe their fee even in a month without usage; an account closed
-    // before the month began owes nothing for it (the month it closed in is billed in full).
-    Map<String, String> scheduled = new TreeMap<>();
-    Set<String> closedBefore = new java.util.HashSet<>();
-    jdbi.useHandle(
-        h -> {
-          h.createQuery(
-                  "SELECT DISTINCT ON (account_id, product) account_id, product, plan"
-                      + " FROM account_plans WHERE effective_from <= :day"
-                      + " ORDER BY account_id, product, effective_from DESC")
-              .bind("day", month.atDay(1))
-              .map(
-                  (rs, ctx) ->
-                      Map.entry(
-                          rs.getString("account_id") + "|" + rs.getString("product"),
-                          rs.getString("plan")))
-              .forEach(e -> scheduled.put(e.getKey(), e.getValue()));
-          h.createQuery("SELECT id FROM accounts WHERE deleted_at < :start")
-              .bind("start", start)
-              .mapTo(String.class)
-              .forEach(closedBefore::add);
-        });
-    Map<String, Map<String, Object>> lines = new TreeMap<>();
-    Map<String, long[]> units = new TreeMap<>(); // billable, detection
-    Map<String, String> plans = new TreeMap<>();
-    scheduled.forEach(
-        (key, plan) -> {
-          if (plan.equals("dedicated") && !closedBefore.contains(key.split("\\|")[0])) {
-            plans.put(key, plan);
-          }
-        });
-    Map<String, long[]> adjUnits = new TreeMap<>();
-    Map<String, BigDecimal> adjAmounts = new TreeMap<>();
-    for (Month m : rows) {
-      String key = m.account() + "|" + m.product().wire();
-      long u = m.product() == JobType.TEXT ? m.billableTokens() : m.billableImages();
-      if (m.adjustment()) {
-        adjUnits.computeIfAbsent(key, k -> new long[1])[0] += u;
-        adjAmounts.merge(key, m.amount(), BigDecimal::add);
-      } else {
-        units.put(key, new long[] {u, m.detectionImages()});
-      }
-      // After closing, only late usage (adjustments) is billed: no fee.
-      plans.put(
-          key, closedBefore.contains(m.account()) ? "payg" : scheduled.getOrDefault(key, "payg"));
-    }
-    BigDecimal grand = BigDecimal.ZERO.setScale(2);
-    for (String key : plans.keySet()) {
-      String[] parts = key.split("\\|");
-      JobType product = JobType.fromWire(parts[1]);
-      AccountPlan.PlanKind plan =
-          AccountPlan.PlanKind.valueOf(plans.get(key).toUpperCase(Locale.ROOT));
-      long[] u = units.getOrDefault(key, new long[2]);
-      Billing.InvoiceLine line = Billing.invoiceLine(prices, product, plan, u[0], u[1]);
-      BigDecimal adjustment = Billing.toCents(adjAmounts.getOrDefault(key, BigDecimal.ZERO));
-      BigDecimal total = line.total().add(adjustment);
-      Map<String, Object> l = new LinkedHashMap<>();
-      l.put("account_id", parts[0]);
-      l.put("month", month.toString());
-      l.put("product", product.wire());
-      l.put("plan", plan.name().toLowerCase(Locale.ROOT));
-      l.put("fee_usd", line.fee().toPlainString());
-      l.put("included_units", line.includedUnits());
-      l.put("billable_units", line.billableUnits());
-      l.put("overage_units", line.overageUnits());
-      l.put("usage_usd", line.usageAmount().toPlainString());
-      l.put("detection_usd", line.detectionAmount().toPlainString());
-      l.put("adjustment_units", adjUnits.getOrDefault(key, new long[1])[0]);
-      l.put("adjustment_usd", adjustment.toPlainString());
-      l.put("total_usd", total.toPlainString());
-      lines.put(key, l);
-      grand = grand.add(total);
-    }
-    Map<String, Object> out = new LinkedHashMap<>();
-    out.put("month", month.toString());
-    out.put("lines", new ArrayList<>(lines.values()));
-    out.put("total_usd", grand.toPlainString());
-    return out;
+    return invoices.invoice(month);
   }
 
-  /**
-   * Billed units per account and product for the month from the job records (succeeded jobs, by
-   * completion time, with the per-request minimum) against the metering month rollups.
-   */
+  /** Freezes a month's invoice (see {@link Invoices#close}). */
+  public Map<String, Object> close(YearMonth month, String closedBy) {
+    return invoices.close(month, closedBy);
+  }
+
+  /** Units and amounts of a month on three paths (see {@link Reconciliation}). */
   public Map<String, Object> reconciliation(YearMonth month) {
-    Instant start = month.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-    Instant end = month.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
-    Map<String, long[]> byKey = new TreeMap<>(); // jobs units, rollup units
-    jdbi.useTransaction(
-        h -> {
-          // The independent path: each succeeded job priced by the pure rule (BillableUnits), not
-          // the rule restated in SQL; streamed in a cursor (a transaction) 10,000 rows at a time.
-          h.createQuery(
-                  "SELECT account_id, type, input_tokens, output_tokens, images FROM jobs"
-                      + " WHERE status = 'succeeded' AND completed_at >= :start"
-                      + " AND completed_at < :end")
-              .bind("start", start)
-              .bind("end", end)
-              .setFetchSize(10_000)
-              .map(
-                  (rs, ctx) ->
-                      Map.entry(
-                          rs.getString(1) + "|" + rs.getString(2),
-                          BillableUnits.units(
-                              JobType.fromWire(rs.getString(2)),
-                              rs.getLong(3),
-                              rs.getLong(4),
-                              rs.getLong(5))))
-              .forEach(e -> byKey.computeIfAbsent(e.getKey(), k -> new long[2])[0] += e.getValue());
-          h.createQuery(
-                  "SELECT account_id, product, billable_tokens, billable_images FROM usage_rollups"
-                      + " WHERE period = 'month' AND period_start = :start AND NOT adjustment")
-              .bind("start", start)
-              .map(
-                  (rs, ctx) ->
-                      Map.entry(
-                          rs.getString(1) + "|" + rs.getString(2),
-                          rs.getString(2).equals("text") ? rs.getLong(3) : rs.getLong(4)))
-              .forEach(e -> byKey.computeIfAbsent(e.getKey(), k -> new long[2])[1] = e.getValue());
-        });
-    List<Map<String, Object>> rows = new ArrayList<>();
-    long differences = 0;
-    for (var e : byKey.entrySet()) {
-      String[] parts = e.getKey().split("\\|");
-      long diff = e.getValue()[1] - e.getValue()[0];
-      differences += diff == 0 ? 0 : 1;
-      Map<String, Object> r = new LinkedHashMap<>();
-      r.put("account_id", parts[0]);
-      r.put("product", parts[1]);
-      r.put("jobs_billable_units", e.getValue()[0]);
-      r.put("metered_billable_units", e.getValue()[1]);
-      r.put("difference", diff);
-      rows.add(r);
-    }
-    Map<String, Object> out = new LinkedHashMap<>();
-    out.put("month", month.toString());
-    out.put("rows", rows);
-    out.put("mismatched_rows", differences);
-    out.put("matches", differences == 0);
-    return out;
+    return reconciliation.month(month);
+  }
+
+  public Invoices book() {
+    return invoices;
   }
 
   /** RFC 4180: a header row, CRLF line ends, fields quoted when they hold , " CR or LF. */

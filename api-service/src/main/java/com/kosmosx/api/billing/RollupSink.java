@@ -88,14 +88,19 @@ public final class RollupSink extends TopicFollower<UsageRollup> {
   }
 
   private int[] upsert(Handle h, java.util.Collection<UsageRollup> rollups) {
+    return upsert(h, rollups, clock.instant());
+  }
+
+  /** The sink's idempotent, never-backwards upsert (tests write rollups the way it does). */
+  static int[] upsert(Handle h, java.util.Collection<UsageRollup> rollups, java.time.Instant now) {
     PreparedBatch batch = h.prepareBatch(UPSERT);
     for (UsageRollup u : rollups) {
-      bind(batch, u).add();
+      bind(batch, u, now).add();
     }
     return batch.execute();
   }
 
-  private PreparedBatch bind(PreparedBatch b, UsageRollup u) {
+  private static PreparedBatch bind(PreparedBatch b, UsageRollup u, java.time.Instant now) {
     return b.bind("key", u.key())
         .bind("account", u.accountId())
         .bind("product", u.product().wire())
@@ -116,7 +121,7 @@ public final class RollupSink extends TopicFollower<UsageRollup> {
         .bind("allowanceUsed", u.allowanceUsed())
         .bind("overageUnits", u.overageUnits())
         .bind("overageAmount", u.overageAmount())
-        .bind("now", clock.instant());
+        .bind("now", now);
   }
 
   /** Consumer settings: committed metering output only; offsets after the database writes. */

@@ -18,6 +18,7 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.SecurityContext;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -115,6 +116,18 @@ public final class AdminResource {
         BillingService.INVOICE_COLUMNS,
         (List<Map<String, Object>>) invoice.get("lines"),
         invoice);
+  }
+
+  /**
+   * Freezes a month's invoice (admin only): its lines never change again, and usage that reaches
+   * the month later is billed as an adjustment on the next open month. 409 if the month has not
+   * ended, is closed already, or an earlier month with billing is still open.
+   */
+  @POST
+  @Path("/invoices/{month}/close")
+  public Map<String, Object> closeMonth(
+      @PathParam("month") String month, @jakarta.ws.rs.core.Context SecurityContext sc) {
+    return billing.close(BillingService.month(month), ApiKeyResource.caller(sc).keyId());
   }
 
   @GET

@@ -170,21 +170,5 @@ class InvoicePlanIT {
                 .toPlainString());
     assertThat(line(YearMonth.of(2026, 11), "acc_closed")).as("after closing").isNull();
     assertThat(line(YearMonth.of(2027, 3), "acc_closed")).as("months later").isNull();
-
-    // Late usage of October arrives in December: billed there as an adjustment, with no fee.
-    jdbi.useHandle(
-        h ->
-            h.execute(
-                "INSERT INTO usage_rollups (rollup_key, account_id, product, period,"
-                    + " period_start, plan, adjustment, requests, input_tokens, output_tokens,"
-                    + " billable_tokens, images, billable_images, detection_images, payg_amount,"
-                    + " detection_amount, dedicated_units, allowance_used, overage_units,"
-                    + " overage_amount, updated_at) VALUES ('acc_closed|image|adj|2026-12',"
-                    + " 'acc_closed', 'image', 'month', '2026-12-01T00:00:00Z', 'dedicated', true,"
-                    + " 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0.25, now())"));
-    Map<String, Object> december = line(YearMonth.of(2026, 12), "acc_closed");
-    assertThat(december.get("fee_usd")).isEqualTo("0.00");
-    assertThat(december.get("adjustment_usd")).isEqualTo("0.25");
-    assertThat(december.get("total_usd")).isEqualTo("0.25");
   }
 }

@@ -1,5 +1,6 @@
 package com.kosmosx.worker.core;
 
+import com.kosmosx.contracts.BillableUnits;
 import com.kosmosx.contracts.JobEvent;
 import com.kosmosx.contracts.JobRequest;
 import com.kosmosx.contracts.JobType;
@@ -70,7 +71,7 @@ final class OutcomePublisher {
               outcome.usage().outputTokens(),
               // What was measured; the per-request minimum is billing's (BillableUnits).
               job.type() == JobType.IMAGE ? outcome.usage().images() : 0,
-              job.type() == JobType.IMAGE && !Boolean.FALSE.equals(job.input().detectObjects()),
+              BillableUnits.detection(job.type(), job.input().detectObjects()),
               done);
       return new Ended(record, terminal, usage);
     }
