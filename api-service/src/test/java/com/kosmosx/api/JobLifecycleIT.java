@@ -271,6 +271,26 @@ class JobLifecycleIT {
     assertThat(again.statusCode()).isEqualTo(409);
     assertThat(ApiTestApp.json(again).path("code").asText()).isEqualTo("conflict");
 
+    // Canceled while it ran: billed for the work done before the cancel, per-request minimum
+    // applied (30 + 12 tokens bill as 100), priced like any other job.
+    String ran =
+        ApiTestApp.json(app.postJson("/v1/jobs", BODY, "X-API-Key", key)).path("id").asText();
+    app.postJson("/v1/jobs/" + ran + "/cancel", "", "X-API-Key", key);
+    publish(JobEvent.started(ran, "acc", Instant.now(), "test-worker"));
+    publish(
+        JobEvent.canceled(
+            ran,
+            "acc",
+            Instant.now(),
+            "test-worker",
+            new JobEvent.Error("canceled", "Canceled while running."),
+            new JobEvent.Usage(30, 12, 0)));
+    JsonNode partial = awaitStatus(key, ran, "canceled");
+    assertThat(partial.path("usage").path("input_tokens").asInt()).isEqualTo(30);
+    assertThat(partial.path("usage").path("output_tokens").asInt()).isEqualTo(12);
+    assertThat(partial.path("usage").path("billable_tokens").asInt()).isEqualTo(100);
+    assertThat(partial.path("usage").path("cost_usd").asText()).isEqualTo("0.020000");
+
     String done =
         ApiTestApp.json(app.postJson("/v1/jobs", BODY, "X-API-Key", key)).path("id").asText();
     succeed(done);

@@ -12,7 +12,8 @@ import java.math.RoundingMode;
  *   <li>Pay-as-you-go: units × rate.
  *   <li>Dedicated: the monthly fee covers the allowance; units past it cost the overage rate.
  *   <li>Object detection: a surcharge per image job that asked for it, on either plan.
- *   <li>Only succeeded jobs are billed (only they produce usage events).
+ *   <li>Succeeded jobs are billed, and jobs canceled while they ran for the work done before the
+ *       cancel ({@link BillableUnits#billed}); only those produce usage events.
  * </ul>
  */
 public final class Billing {

@@ -64,7 +64,13 @@ public record JobEvent(
   /** Ended at the client's request: never billed (no usage event goes with it). */
   public static JobEvent canceled(
       String jobId, String accountId, Instant at, String workerId, Error reason) {
-    return new JobEvent(jobId, accountId, Kind.CANCELED, at, workerId, null, null, reason);
+    return canceled(jobId, accountId, at, workerId, reason, null);
+  }
+
+  /** Canceled while it ran: {@code usage} is the work done before the cancel, which is billed. */
+  public static JobEvent canceled(
+      String jobId, String accountId, Instant at, String workerId, Error reason, Usage usage) {
+    return new JobEvent(jobId, accountId, Kind.CANCELED, at, workerId, null, usage, reason);
   }
 
   public static JobEvent failed(

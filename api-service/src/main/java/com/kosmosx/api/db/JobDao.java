@@ -89,6 +89,20 @@ public interface JobDao {
           + "completed_at = :at WHERE id = :id AND status IN ('queued', 'running')")
   int markEnded(String id, String status, String errorCode, String errorMessage, Instant at);
 
+  @SqlUpdate(
+      "UPDATE jobs SET status = 'canceled', error_code = :errorCode,"
+          + " error_message = :errorMessage, input_tokens = :inputTokens,"
+          + " output_tokens = :outputTokens, images = :images, completed_at = :at"
+          + " WHERE id = :id AND status IN ('queued', 'running')")
+  int markCanceledWithUsage(
+      String id,
+      String errorCode,
+      String errorMessage,
+      int inputTokens,
+      int outputTokens,
+      int images,
+      Instant at);
+
   /** Returns 1 the first time only: a second cancel request sends no second control message. */
   @SqlUpdate(
       "UPDATE jobs SET cancel_requested_at = :at WHERE id = :id AND cancel_requested_at IS NULL")

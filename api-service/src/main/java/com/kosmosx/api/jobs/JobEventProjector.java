@@ -97,12 +97,22 @@ public final class JobEventProjector extends TopicFollower<JobEvent> {
                   e.error() == null ? null : e.error().message(),
                   e.at());
           case CANCELED ->
-              dao.markEnded(
-                  e.jobId(),
-                  "canceled",
-                  e.error() == null ? "canceled" : e.error().code(),
-                  e.error() == null ? "Canceled at the client's request." : e.error().message(),
-                  e.at());
+              e.usage() == null
+                  ? dao.markEnded(
+                      e.jobId(),
+                      "canceled",
+                      e.error() == null ? "canceled" : e.error().code(),
+                      e.error() == null ? "Canceled at the client's request." : e.error().message(),
+                      e.at())
+                  // Canceled while it ran: the work done before the cancel is billed.
+                  : dao.markCanceledWithUsage(
+                      e.jobId(),
+                      e.error() == null ? "canceled" : e.error().code(),
+                      e.error() == null ? "Canceled at the client's request." : e.error().message(),
+                      e.usage().inputTokens(),
+                      e.usage().outputTokens(),
+                      e.usage().images(),
+                      e.at());
         };
     if (changed == 0) {
       return; // a duplicate or late event: the job already moved past it

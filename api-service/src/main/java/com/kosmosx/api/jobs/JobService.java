@@ -326,8 +326,9 @@ public final class JobService {
 
   /**
    * Asks the workers to cancel a queued or running job: the request goes out through the outbox
-   * (durable before the 202), and the worker writes the terminal {@code canceled} state, so a job
-   * that is canceled is never also billed. A finished job is 409.
+   * (durable before the 202), and the worker writes the terminal {@code canceled} state. A job
+   * canceled before it started costs nothing; one canceled while it ran is billed for the work done
+   * until then, with the per-request minimum ({@code BillableUnits.billed}). A finished job is 409.
    */
   public JobView cancel(Caller caller, String jobId) {
     if (jobId == null || jobId.length() > 64) {

@@ -24,7 +24,9 @@ public final class JobViews {
 
   public JobView view(JobRow r) {
     JobView.Usage usage = null;
-    if ("succeeded".equals(r.status()) && r.inputTokens() != null) {
+    // Billed jobs show what they are billed for: succeeded ones, and ones canceled while they
+    // ran (the work done before the cancel).
+    if (r.inputTokens() != null && BillableUnits.billed(r.status(), true)) {
       JobType type = JobType.fromWire(r.type());
       long images = r.images() == null ? 0 : r.images();
       long units = BillableUnits.units(type, r.inputTokens(), r.outputTokens(), images);

@@ -147,7 +147,9 @@ public final class Generator {
               prompts, () -> starting.stream().allMatch(s -> s.request.stopNow().getAsBoolean()));
     } catch (LanguageModel.Aborted e) {
       for (State s : active) {
-        listener.failed(s.index, new GenerationInterrupted("stopped during the prompt"));
+        listener.failed(
+            s.index,
+            new GenerationInterrupted("stopped during the prompt", s.request.inputTokens(), 0));
       }
       return;
     } catch (RuntimeException e) {
@@ -163,7 +165,9 @@ public final class Generator {
           State s = active.get(row);
           if (s.request.stopNow().getAsBoolean()) {
             listener.failed(
-                s.index, new GenerationInterrupted("generation stopped after " + s.n + " tokens"));
+                s.index,
+                new GenerationInterrupted(
+                    "generation stopped after " + s.n + " tokens", s.request.inputTokens(), s.n));
             continue;
           }
           String finish = s.step(batch.logits(row));
@@ -275,10 +279,26 @@ public final class Generator {
     }
   }
 
-  /** The job was canceled or ran out of time while generating. */
+  /**
+   * The job was canceled or ran out of time while generating, with the work done until then: its
+   * prompt and the tokens generated so far (what a canceled job is billed for).
+   */
   public static final class GenerationInterrupted extends RuntimeException {
-    public GenerationInterrupted(String message) {
+    private final int inputTokens;
+    private final int generatedTokens;
+
+    public GenerationInterrupted(String message, int inputTokens, int generatedTokens) {
       super(message);
+      this.inputTokens = inputTokens;
+      this.generatedTokens = generatedTokens;
+    }
+
+    public int inputTokens() {
+      return inputTokens;
+    }
+
+    public int generatedTokens() {
+      return generatedTokens;
     }
   }
 }

@@ -13,9 +13,17 @@ public record JobOutcome(JobEvent.Output output, JobEvent.Usage usage, JobEvent.
     return new JobOutcome(null, null, new JobEvent.Error(code, message));
   }
 
-  /** Canceled at the client's request: a terminal {@code canceled} event, never billed. */
+  /** Canceled at the client's request before it ran: a terminal {@code canceled} event. */
   public static JobOutcome canceled(String message) {
     return new JobOutcome(null, null, new JobEvent.Error("canceled", message));
+  }
+
+  /**
+   * Canceled at the client's request while it ran: billed for {@code usage}, the work done before
+   * the cancel (the prompt and the tokens generated so far).
+   */
+  public static JobOutcome canceled(String message, JobEvent.Usage usage) {
+    return new JobOutcome(null, usage, new JobEvent.Error("canceled", message));
   }
 
   public boolean succeeded() {

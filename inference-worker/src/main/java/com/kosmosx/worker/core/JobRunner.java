@@ -119,10 +119,17 @@ public final class JobRunner {
           @Override
           public void failed(int request, RuntimeException error) {
             int i = indexOf.get(request);
-            if (error instanceof Generator.GenerationInterrupted
+            if (error instanceof Generator.GenerationInterrupted stopped
                 && canceled.test(jobs.get(i).jobId())) {
+              // Billed for the work done before the cancel (BillableUnits.billed).
               done.accept(
-                  i, JobOutcome.canceled("Canceled while running, at the client's request."));
+                  i,
+                  JobOutcome.canceled(
+                      "Canceled while running, at the client's request.",
+                      new JobEvent.Usage(
+                          stopped.inputTokens(),
+                          stopped.generatedTokens(),
+                          jobs.get(i).type() == JobType.IMAGE ? 1 : 0)));
             } else if (error instanceof Generator.GenerationInterrupted) {
               done.accept(
                   i,

@@ -58,28 +58,34 @@ final class OutcomePublisher {
   /** A job's terminal event and usage from its outcome. */
   Ended ended(ConsumerRecord<String, byte[]> record, JobRequest job, JobOutcome outcome) {
     Instant done = clock.instant();
+    JobEvent terminal;
     if (outcome.succeeded()) {
-      JobEvent terminal =
+      terminal =
           JobEvent.succeeded(
               job.jobId(), job.accountId(), done, workerId, outcome.output(), outcome.usage());
-      UsageEvent usage =
-          new UsageEvent(
-              job.jobId(),
-              job.accountId(),
-              job.type(),
-              outcome.usage().inputTokens(),
-              outcome.usage().outputTokens(),
-              // What was measured; the per-request minimum is billing's (BillableUnits).
-              job.type() == JobType.IMAGE ? outcome.usage().images() : 0,
-              BillableUnits.detection(job.type(), job.input().detectObjects()),
-              done);
-      return new Ended(record, terminal, usage);
+    } else if (outcome.wasCanceled()) {
+      terminal =
+          JobEvent.canceled(
+              job.jobId(), job.accountId(), done, workerId, outcome.error(), outcome.usage());
+    } else {
+      terminal = JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
     }
-    JobEvent terminal =
-        outcome.wasCanceled()
-            ? JobEvent.canceled(job.jobId(), job.accountId(), done, workerId, outcome.error())
-            : JobEvent.failed(job.jobId(), job.accountId(), done, workerId, outcome.error());
-    return new Ended(record, terminal, null);
+    String status = terminal.kind().name().toLowerCase(java.util.Locale.ROOT);
+    if (!BillableUnits.billed(status, outcome.usage() != null)) {
+      return new Ended(record, terminal, null);
+    }
+    UsageEvent usage =
+        new UsageEvent(
+            job.jobId(),
+            job.accountId(),
+            job.type(),
+            outcome.usage().inputTokens(),
+            outcome.usage().outputTokens(),
+            // What was measured; the per-request minimum is billing's (BillableUnits).
+            job.type() == JobType.IMAGE ? outcome.usage().images() : 0,
+            BillableUnits.detection(job.type(), job.input().detectObjects()),
+            done);
+    return new Ended(record, terminal, usage);
   }
 
   /** One transaction for the jobs that ended in one step: their events, usage and offsets. */

@@ -272,4 +272,27 @@ class JobConsumerUnitsTest {
     assertThat(p.consumerGroupOffsetsHistory().get(0).get("g"))
         .isEqualTo(Map.of(P0, new OffsetAndMetadata(10)));
   }
+
+  @Test
+  void aJobCanceledWhileRunningIsBilledForItsWorkAndOneCanceledBeforeItRanIsNot() {
+    OutcomePublisher pub = new OutcomePublisher("w1", CLOCK);
+    JobRequest job = job("job_c", "abc", 50, null);
+    var running =
+        pub.ended(
+            record(3, job),
+            job,
+            JobOutcome.canceled("Canceled while running.", new JobEvent.Usage(3, 7, 0)));
+    assertThat(running.terminal().kind()).isEqualTo(JobEvent.Kind.CANCELED);
+    assertThat(running.terminal().usage()).isEqualTo(new JobEvent.Usage(3, 7, 0));
+    assertThat(running.usage()).isNotNull();
+    assertThat(running.usage().eventId()).isEqualTo("job_c");
+    assertThat(running.usage().inputTokens()).isEqualTo(3);
+    assertThat(running.usage().outputTokens()).isEqualTo(7);
+
+    var queued = pub.ended(record(4, job), job, JobOutcome.canceled("Canceled before it ran."));
+    assertThat(queued.terminal().kind()).isEqualTo(JobEvent.Kind.CANCELED);
+    assertThat(queued.usage()).isNull();
+    var failed = pub.ended(record(5, job), job, JobOutcome.failed("timeout", "Too slow."));
+    assertThat(failed.usage()).as("failed jobs are never billed").isNull();
+  }
 }

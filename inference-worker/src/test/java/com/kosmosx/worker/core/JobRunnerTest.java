@@ -80,7 +80,10 @@ class JobRunnerTest {
     JobOutcome o = runner(new GeneratorTest.ScriptedModel(10, 11, 12), 100).run(job);
     assertThat(o.wasCanceled()).isTrue();
     assertThat(o.succeeded()).isFalse();
-    assertThat(o.usage()).isNull();
+    // Canceled once it ran: the work done before the cancel is reported, to be billed.
+    assertThat(o.usage()).isNotNull();
+    assertThat(o.usage().inputTokens()).isEqualTo(3);
+    assertThat(o.usage().outputTokens()).isBetween(0, 2);
   }
 
   @Test
