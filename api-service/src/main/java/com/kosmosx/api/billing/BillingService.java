@@ -63,6 +63,7 @@ public final class BillingService {
   private final Jdbi jdbi;
   private final Invoices invoices;
   private final Reconciliation reconciliation;
+  private final Revenue revenue;
 
   public BillingService(Jdbi jdbi, PriceList prices) {
     this(jdbi, prices, Clock.systemUTC());
@@ -72,6 +73,12 @@ public final class BillingService {
     this.jdbi = jdbi;
     this.invoices = new Invoices(jdbi, prices, clock);
     this.reconciliation = new Reconciliation(jdbi, prices, invoices);
+    this.revenue = new Revenue(jdbi, prices, invoices);
+  }
+
+  /** Revenue by product per day or month, with the period's top accounts (see {@link Revenue}). */
+  public Map<String, Object> revenue(LocalDate from, LocalDate to, String granularity) {
+    return revenue.report(from, to, granularity);
   }
 
   static final int MIN_YEAR = 1970;

@@ -118,6 +118,29 @@ public final class AdminResource {
         invoice);
   }
 
+  @GET
+  @Path("/revenue")
+  @Authenticated(
+      value = Authenticated.Scheme.API_KEY,
+      roles = {Caller.Role.FINANCE, Caller.Role.ADMIN})
+  @SuppressWarnings("unchecked")
+  public Response revenue(
+      @QueryParam("from") String from,
+      @QueryParam("to") String to,
+      @QueryParam("granularity") String granularity,
+      @QueryParam("format") String format) {
+    Map<String, Object> report =
+        billing.revenue(
+            BillingService.date(from, "from"),
+            BillingService.date(to, "to"),
+            granularity == null ? "month" : granularity);
+    return UsageResource.render(
+        format,
+        com.kosmosx.api.billing.Revenue.COLUMNS,
+        (List<Map<String, Object>>) report.get("rows"),
+        report);
+  }
+
   /**
    * Freezes a month's invoice (admin only): its lines never change again, and usage that reaches
    * the month later is billed as an adjustment on the next open month. 409 if the month has not

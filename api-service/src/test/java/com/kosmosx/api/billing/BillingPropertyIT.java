@@ -334,6 +334,32 @@ class BillingPropertyIT {
       assertThat(billed.keySet()).as("nothing else billed for %s", m).isSubsetOf(keys);
       Map<String, Object> rec = billing.reconciliation(m);
       assertThat(rec.get("matches")).as("reconciliation %s: %s", m, rec).isEqualTo(true);
+
+      // Revenue: a month's row is its invoice to the cent; its days add up, exactly, to the rule
+      // on the month's job rows before rounding, plus its fees and the adjustments it carries.
+      Map<String, Object> invoice = billing.invoices(m);
+      Map<String, Object> monthly = billing.revenue(m.atDay(1), m.atEndOfMonth(), "month");
+      assertThat(sum(monthly, "total_usd"))
+          .as("month revenue = invoice %s", m)
+          .isEqualByComparingTo(new BigDecimal((String) invoice.get("total_usd")));
+      BigDecimal exact = BigDecimal.ZERO;
+      for (var e : units.entrySet()) {
+        String a = e.getKey().substring(0, e.getKey().indexOf('|'));
+        JobType p = JobType.fromWire(e.getKey().substring(e.getKey().indexOf('|') + 1));
+        exact =
+            exact.add(
+                Billing.monthUsageAmount(
+                    PRICES,
+                    p,
+                    plan(schedules, closedAt, a, p, m),
+                    e.getValue()[0],
+                    e.getValue()[1]));
+      }
+      for (Invoices.Item i : billing.book().items(m)) {
+        exact = exact.add(i.fee()).add(i.adjustment() ? i.usageTotal() : BigDecimal.ZERO);
+      }
+      Map<String, Object> daily = billing.revenue(m.atDay(1), m.atEndOfMonth(), "day");
+      assertThat(sum(daily, "total_usd")).as("daily revenue of %s", m).isEqualByComparingTo(exact);
     }
 
     // The deliberate error: the same usage metered with a wrong text price. Reconciliation flags
@@ -374,6 +400,15 @@ class BillingPropertyIT {
         "billing property seed %d: %d accounts, %d jobs, %d usage arrivals, %d plan changes,"
             + " %d adjustment items on closed invoices, %d rows flagged by the wrong price%n",
         seed, accounts.size(), jobs.size(), late, recorded.size(), adjustments, flaggedRows);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static BigDecimal sum(Map<String, Object> report, String column) {
+    BigDecimal total = BigDecimal.ZERO;
+    for (Map<String, Object> r : (List<Map<String, Object>>) report.get("rows")) {
+      total = total.add(new BigDecimal((String) r.get(column)));
+    }
+    return total;
   }
 
   /** The plan of a month under the final schedule; none after the account closed. */
