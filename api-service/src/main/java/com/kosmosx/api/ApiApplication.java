@@ -412,6 +412,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
             jobDeadline);
     BillingService billing = new BillingService(jdbi, config.prices, clock);
     jersey.register(new AdminResource(keys, plans, deadLetters, billing, quarantine));
+    jersey.register(new com.kosmosx.api.resources.FinanceResource());
     jersey.register(new UsageResource(billing));
     jersey.register(
         new SeedCompatResource(

@@ -118,6 +118,23 @@ public final class AdminResource {
         invoice);
   }
 
+  /** Who the key belongs to and its role: what the finance page signs in with. */
+  @GET
+  @Path("/me")
+  @Authenticated(
+      value = Authenticated.Scheme.API_KEY,
+      roles = {Caller.Role.FINANCE, Caller.Role.ADMIN})
+  public Map<String, Object> me(@jakarta.ws.rs.core.Context SecurityContext sc) {
+    Caller c = ApiKeyResource.caller(sc);
+    return Map.of(
+        "account_id",
+        c.accountId(),
+        "key_id",
+        c.keyId(),
+        "role",
+        c.role().name().toLowerCase(java.util.Locale.ROOT));
+  }
+
   @GET
   @Path("/revenue")
   @Authenticated(

@@ -431,7 +431,7 @@ class BillingPropertyIT {
    * Runs the arrivals through a fresh metering topology in arrival order, writing each output
    * rollup through the sink's upsert; closes each month at its time in {@code closes}.
    */
-  private static void meter(
+  static void meter(
       Jdbi jdbi,
       List<Arrival> arrivals,
       PriceList prices,
