@@ -38,9 +38,12 @@ import org.junit.jupiter.api.Test;
 /**
  * Metering across a SIGKILL of its process, in the real local stack (broker, PostgreSQL, API with
  * its rollup sink, metering-stream): 5,000 usage events (and 500 re-published duplicates) from 40
- * accounts, with metering killed halfway and started again from its state folder. The month rollups
- * in PostgreSQL equal the sums computed here from the events, and the API's reconciliation against
- * the job records reports no difference.
+ * accounts, with metering killed halfway and started again from its state folder, while an admin
+ * changes ten accounts' plans through the API (dedicated text from the month's start, three of them
+ * back to pay-as-you-go later, some changes landing just before the kill and some after it). The
+ * month rollups in PostgreSQL equal the sums computed here from the events, are priced under each
+ * account's final plan, and the API's reconciliation (units, plans and amounts against the job
+ * records and the invoice) reports no difference.
  *
  * <p>The job rows are written straight into PostgreSQL, as the API's projection would have written
  * them, and their usage events straight to the usage topic, as the worker would: running 5,000
@@ -106,6 +109,14 @@ class MeteringCrashIT {
           if (i % 10 == 0) { // a duplicate, as a re-run job's worker would publish it
             producer.send(new ProducerRecord<>(Topics.USAGE.name(), e.accountId(), value));
           }
+          Integer a = PLAN_CHANGES.get(i);
+          if (a != null) {
+            setPlan(layout, "acc_mcrash_" + a, "dedicated");
+          }
+          Integer back = PAYG_AGAIN.get(i);
+          if (back != null) {
+            setPlan(layout, "acc_mcrash_" + back, "payg");
+          }
           if (i == 2_500) {
             producer.flush(); // metering is in the middle of these
             stack.kill9("metering");
@@ -134,9 +145,14 @@ class MeteringCrashIT {
         assertThat((long) row[0]).as(e.getKey() + " requests").isEqualTo(e.getValue()[0]);
         assertThat((long) row[1]).as(e.getKey() + " units").isEqualTo(e.getValue()[1]);
         BigDecimal rate = new BigDecimal(e.getKey().endsWith("|text") ? "0.0002" : "0.50");
+        boolean dedicated = e.getKey().endsWith("|text") && finalPlanDedicated(e.getKey());
+        assertThat(row[3]).as(e.getKey() + " plan").isEqualTo(dedicated ? "dedicated" : "payg");
         assertThat((BigDecimal) row[2])
             .as(e.getKey() + " amount")
-            .isEqualByComparingTo(rate.multiply(BigDecimal.valueOf(e.getValue()[1])));
+            .isEqualByComparingTo(
+                dedicated
+                    ? BigDecimal.ZERO // inside the 50M-token allowance: the fee covers it
+                    : rate.multiply(BigDecimal.valueOf(e.getValue()[1])));
       }
       assertThat(months).hasSize(expected.size());
       System.out.printf(
@@ -168,8 +184,9 @@ class MeteringCrashIT {
       try (PreparedStatement ps =
           c.prepareStatement(
               "INSERT INTO jobs (id, account_id, type, status, lane, input_tokens, output_tokens,"
-                  + " images, created_at, started_at, completed_at)"
-                  + " VALUES (?, ?, ?, 'succeeded', 'shared', ?, ?, ?, ?, ?, ?)")) {
+                  + " images, created_at, started_at, completed_at, input)"
+                  + " VALUES (?, ?, ?, 'succeeded', 'shared', ?, ?, ?, ?, ?, ?,"
+                  + " CAST(? AS jsonb))")) {
         for (UsageEvent e : events) {
           Timestamp at = Timestamp.from(e.occurredAt());
           ps.setString(1, e.eventId());
@@ -181,6 +198,12 @@ class MeteringCrashIT {
           ps.setTimestamp(7, at);
           ps.setTimestamp(8, at);
           ps.setTimestamp(9, at);
+          // What the job asked for: reconciliation counts detection surcharges from it.
+          ps.setString(
+              10,
+              e.product() == JobType.IMAGE
+                  ? "{\"detect_objects\":" + e.objectDetection() + "}"
+                  : "{}");
           ps.addBatch();
         }
         ps.executeBatch();
@@ -197,18 +220,56 @@ class MeteringCrashIT {
             c.createStatement()
                 .executeQuery(
                     "SELECT account_id, product, requests, billable_tokens, billable_images,"
-                        + " payg_amount FROM usage_rollups WHERE period = 'month'"
+                        + " payg_amount + overage_amount, plan FROM usage_rollups"
+                        + " WHERE period = 'month'"
                         + " AND account_id LIKE 'acc_mcrash_%' AND NOT adjustment")) {
       while (rs.next()) {
         boolean text = rs.getString(2).equals("text");
         out.put(
             rs.getString(1) + "|" + rs.getString(2),
             new Object[] {
-              rs.getLong(3), text ? rs.getLong(4) : rs.getLong(5), rs.getBigDecimal(6)
+              rs.getLong(3),
+              text ? rs.getLong(4) : rs.getLong(5),
+              rs.getBigDecimal(6),
+              rs.getString(7)
             });
       }
     }
     return out;
+  }
+
+  /** Event index -> account set to dedicated text from the month's start, at that moment. */
+  private static final Map<Integer, Integer> PLAN_CHANGES =
+      Map.of(
+          100, 0, 600, 1, 1_200, 2, 2_000, 3, 2_450, 4, 2_499, 5, 2_501, 6, 2_600, 7, 3_500, 8,
+          4_900, 9);
+
+  /** Event index -> account set back to pay-as-you-go for the month (a correction). */
+  private static final Map<Integer, Integer> PAYG_AGAIN = Map.of(1_000, 0, 2_500, 1, 4_000, 7);
+
+  private static boolean finalPlanDedicated(String key) {
+    int account = Integer.parseInt(key.substring("acc_mcrash_".length(), key.indexOf('|')));
+    return PLAN_CHANGES.containsValue(account) && !PAYG_AGAIN.containsValue(account);
+  }
+
+  /** An admin sets the account's text plan for the whole month, through the API. */
+  private static void setPlan(StackLayout layout, String account, String plan) throws Exception {
+    HttpResponse<String> r =
+        HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create(layout.apiUrl() + "/v1/admin/accounts/" + account + "/plan"))
+                .header("Authorization", "Bearer " + ADMIN)
+                .header("Content-Type", "application/json")
+                .PUT(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"text\":{\"plan\":\""
+                            + plan
+                            + "\",\"effective_from\":\""
+                            + MONTH
+                            + "-01\"}}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
   }
 
   private static JsonNode reconciliation(StackLayout layout) throws Exception {
