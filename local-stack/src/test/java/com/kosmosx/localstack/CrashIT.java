@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -37,14 +39,35 @@ class CrashIT {
   private static final String ADMIN = "kx_live_crash_test_bootstrap_admin_key_0123456789";
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  @Test
-  void aKilledWorkerOrBrokerLosesNothingAndBillsOnce() throws Exception {
+  private static StackLayout layout;
+  private static LocalStack stack;
+
+  /** One stack for the crash scenarios (each starts from a healthy stack and leaves one). */
+  @BeforeAll
+  static void up() throws Exception {
     Path home = Files.createTempDirectory("kosmos-crash");
     Map<String, String> env = StackLayout.onFreePorts(home);
     env.put("KOSMOS_BOOTSTRAP_ADMIN_KEY", ADMIN);
-    StackLayout layout =
-        StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
-    LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
+    layout = StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
+    stack = new LocalStack(layout, System.getProperty("java.class.path"));
+    assertThat(stack.up(true)).isZero();
+  }
+
+  @AfterAll
+  static void down() {
+    if (stack != null) {
+      stack.down();
+    }
+  }
+
+  /** Metering SIGKILLed mid-stream with plan changes in flight (see {@link MeteringCrash}). */
+  @Test
+  void rollupsAndReconciliationAreExactAcrossAKilledMeteringProcess() throws Exception {
+    MeteringCrash.run(layout, stack, ADMIN);
+  }
+
+  @Test
+  void aKilledWorkerOrBrokerLosesNothingAndBillsOnce() throws Exception {
     List<String> hooks = Collections.synchronizedList(new ArrayList<>());
     HttpServer receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     receiver.createContext(
@@ -57,7 +80,6 @@ class CrashIT {
         });
     receiver.start();
     try {
-      assertThat(stack.up(true)).isZero();
       String key = StackAccounts.newKey(layout, "crash");
 
       // A job whose prompt takes the worker seconds to prefill: killed in the middle of it.
@@ -163,7 +185,6 @@ class CrashIT {
           jobs.size(), jobs.size(), all.size(), distinct, metered[0], metered[1]);
     } finally {
       receiver.stop(0);
-      stack.down();
     }
   }
 

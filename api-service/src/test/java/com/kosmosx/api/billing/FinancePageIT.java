@@ -390,4 +390,69 @@ class FinancePageIT {
     assertThat(api("/v1/admin/invoices?month=" + previous, financeKey).path("status").asText())
         .isEqualTo("closed");
   }
+
+  @Test
+  void theFinanceRoutesRefuseBadInputAndTheWrongRoleWithProblems() throws Exception {
+    for (String bad :
+        List.of(
+            "/v1/admin/revenue?from=2026-13-01&to=2026-12-01",
+            "/v1/admin/revenue?from=2026-12-01&to=2026-11-01",
+            "/v1/admin/revenue?from=2025-01-01&to=2026-12-31&granularity=day",
+            "/v1/admin/revenue?from=2026-01-01&to=2026-02-01&granularity=week",
+            "/v1/admin/revenue?from=2026-01-01&to=2026-02-01&format=xml",
+            "/v1/admin/revenue?to=2026-02-01")) {
+      var r = app.get(bad, "Authorization", "Bearer " + financeKey);
+      assertThat(r.statusCode()).as(bad).isEqualTo(400);
+      assertThat(r.headers().firstValue("Content-Type").orElse(""))
+          .startsWith("application/problem+json");
+      assertThat(ApiTestApp.json(r).path("code").asText()).isEqualTo("validation_failed");
+    }
+    var csv =
+        app.get(
+            "/v1/admin/revenue?from=2026-01-01&to=2026-02-01&format=csv",
+            "Authorization",
+            "Bearer " + financeKey);
+    assertThat(csv.headers().firstValue("Content-Type").orElse("")).startsWith("text/csv");
+    assertThat(csv.body()).startsWith("period_start,product,status,payg_usd,fees_usd,");
+    // Closing is the admin's: finance and users are 403, nonsense months 400.
+    for (String key : List.of(financeKey, userKey)) {
+      var r =
+          app.send(
+              "POST",
+              "/v1/admin/invoices/2020-01/close",
+              null,
+              null,
+              "Authorization",
+              "Bearer " + key);
+      assertThat(r.statusCode()).isEqualTo(403);
+    }
+    assertThat(
+            app.get(
+                    "/v1/admin/revenue?from=2026-01-01&to=2026-02-01",
+                    "Authorization",
+                    "Bearer " + userKey)
+                .statusCode())
+        .isEqualTo(403);
+    for (String month : List.of("2026-13", "26-01", "x")) {
+      var r =
+          app.send(
+              "POST",
+              "/v1/admin/invoices/" + month + "/close",
+              null,
+              null,
+              "Authorization",
+              "Bearer " + ADMIN);
+      assertThat(r.statusCode()).as(month).isEqualTo(400);
+    }
+    var future =
+        app.send(
+            "POST",
+            "/v1/admin/invoices/2999-01/close",
+            null,
+            null,
+            "Authorization",
+            "Bearer " + ADMIN);
+    assertThat(future.statusCode()).isEqualTo(409);
+    assertThat(ApiTestApp.json(future).path("code").asText()).isEqualTo("month_not_ended");
+  }
 }

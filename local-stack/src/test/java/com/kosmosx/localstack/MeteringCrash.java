@@ -14,8 +14,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -33,7 +31,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.junit.jupiter.api.Test;
 
 /**
  * Metering across a SIGKILL of its process, in the real local stack (broker, PostgreSQL, API with
@@ -49,23 +46,20 @@ import org.junit.jupiter.api.Test;
  * them, and their usage events straight to the usage topic, as the worker would: running 5,000
  * model jobs would test the worker, which CrashIT does; this test is about metering.
  */
-class MeteringCrashIT {
+final class MeteringCrash {
   private static final HttpClient HTTP = HttpClient.newHttpClient();
-  private static final String ADMIN = "kx_live_metering_crash_test_admin_key_0123456789";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String MONTH = "2031-03";
 
-  @Test
-  void rollupsAndReconciliationAreExactAcrossAKilledMeteringProcess() throws Exception {
-    Path home = Files.createTempDirectory("kosmos-metering-crash");
-    Map<String, String> env = StackLayout.onFreePorts(home);
-    env.put("KOSMOS_BOOTSTRAP_ADMIN_KEY", ADMIN);
-    StackLayout layout =
-        StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
-    LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
-    try {
-      assertThat(stack.up(true)).isZero();
+  private MeteringCrash() {}
 
+  /**
+   * Runs the scenario on a running stack (CrashIT's, to share its start-up) whose bootstrap admin
+   * key is {@code admin}; its accounts and month (2031-03) are its own.
+   */
+  static void run(StackLayout layout, LocalStack stack, String admin) throws Exception {
+    MeteringCrash.admin = admin;
+    {
       Random random = new Random(7);
       Instant start = Instant.parse(MONTH + "-01T00:00:00Z");
       List<String> accounts = new ArrayList<>();
@@ -159,10 +153,10 @@ class MeteringCrashIT {
           "metering kill -9: 5,000 events (+500 duplicates), 40 accounts: %d month rollups in"
               + " PostgreSQL equal the independent sums; reconciliation: %d rows, 0 differences%n",
           months.size(), rowsFor(rec));
-    } finally {
-      stack.down();
     }
   }
+
+  private static String admin;
 
   /** The accounts and the succeeded job rows behind the events (what the projection writes). */
   private static void writeJobRecords(
@@ -258,7 +252,7 @@ class MeteringCrashIT {
         HTTP.send(
             HttpRequest.newBuilder(
                     URI.create(layout.apiUrl() + "/v1/admin/accounts/" + account + "/plan"))
-                .header("Authorization", "Bearer " + ADMIN)
+                .header("Authorization", "Bearer " + admin)
                 .header("Content-Type", "application/json")
                 .PUT(
                     HttpRequest.BodyPublishers.ofString(
@@ -277,7 +271,7 @@ class MeteringCrashIT {
         HTTP.send(
             HttpRequest.newBuilder(
                     URI.create(layout.apiUrl() + "/v1/admin/reconciliation?month=" + MONTH))
-                .header("Authorization", "Bearer " + ADMIN)
+                .header("Authorization", "Bearer " + admin)
                 .build(),
             HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
