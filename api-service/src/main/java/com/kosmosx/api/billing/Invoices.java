@@ -122,11 +122,18 @@ public final class Invoices {
 
   /** The items billed on {@code month}'s invoice: frozen if it is closed, else as of now. */
   public List<Item> items(YearMonth month) {
+    return state(month).items();
+  }
+
+  /** A month's invoice items and whether they are frozen. */
+  public record State(boolean closed, List<Item> items) {}
+
+  public State state(YearMonth month) {
     return jdbi.withHandle(
         h -> {
           Optional<YearMonth> last = lastClosed(h);
           boolean closed = last.map(l -> !month.isAfter(l)).orElse(false);
-          return closed ? frozen(h, month) : live(h, month, last);
+          return new State(closed, closed ? frozen(h, month) : live(h, month, last));
         });
   }
 

@@ -102,14 +102,15 @@ public final class Revenue {
     Map<LocalDate, String> status = new HashMap<>();
     Map<String, BigDecimal> byAccount = new HashMap<>();
     for (YearMonth m = firstMonth; !m.isAfter(lastMonth); m = m.plusMonths(1)) {
-      Map<String, Object> head = invoices.invoice(m);
-      List<Invoices.Item> items = invoices.items(m);
+      Invoices.State state = invoices.state(m);
+      String monthStatus = state.closed() ? "closed" : "open";
+      List<Invoices.Item> items = state.items();
       for (Invoices.Item i : items) {
         byAccount.merge(i.account(), i.total(), BigDecimal::add);
       }
       if ("month".equals(granularity)) {
         Map<JobType, Money> row = row(periods, m.atDay(1));
-        status.put(m.atDay(1), (String) head.get("status"));
+        status.put(m.atDay(1), monthStatus);
         for (Invoices.Item i : items) {
           Money money = row.get(i.product());
           if (i.adjustment()) {
@@ -125,7 +126,7 @@ public final class Revenue {
           }
         }
       } else {
-        daily(m, items, from, to, periods, status, (String) head.get("status"));
+        daily(m, items, from, to, periods, status, monthStatus);
       }
     }
     List<Map<String, Object>> rows = new ArrayList<>();

@@ -58,9 +58,9 @@ import org.postgresql.ds.PGSimpleDataSource;
  * </ul>
  *
  * Then the same usage is metered again with one wrong price in metering's configuration, and
- * reconciliation flags exactly the rows that price touched, as metered amounts, and nothing else. A
- * failing case prints its seed; {@code -Dbilling.seed=N} reruns it, {@code -Dbilling.cases=N} runs
- * more.
+ * reconciliation flags exactly the rows that price touched, as metered amounts, and nothing else.
+ * The same three cases run every time; {@code -Dbilling.seed=random -Dbilling.cases=N} explores,
+ * and a failing case prints its seed to replay.
  */
 class BillingPropertyIT {
   /** Small allowances and a detection surcharge, so every rule is exercised by few jobs. */
@@ -108,10 +108,13 @@ class BillingPropertyIT {
 
   @Test
   void invoicesEqualThePureRuleOnTheJobRowsAndReconciliationFindsNoDifference() throws Exception {
-    String fixed = System.getProperty("billing.seed");
+    // CI runs the same cases every time (a property that fails only on some seeds must not make
+    // the suite flaky); -Dbilling.seed=random -Dbilling.cases=200 explores, and a failure prints
+    // the seed to replay with -Dbilling.seed=N -Dbilling.cases=1.
+    String from = System.getProperty("billing.seed", "20261202");
     int cases = Integer.getInteger("billing.cases", 3);
-    long first = fixed != null ? Long.parseLong(fixed) : new Random().nextLong();
-    for (int c = 0; c < (fixed != null ? 1 : cases); c++) {
+    long first = from.equals("random") ? new Random().nextLong() : Long.parseLong(from);
+    for (int c = 0; c < cases; c++) {
       long seed = first + c;
       try {
         runCase(seed);
