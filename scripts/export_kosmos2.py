@@ -253,9 +253,10 @@ def main():
     # Hugging Face's generate token for token, and the first position's logits agree within the
     # tolerance (greedy tokens alone hide errors behind near-ties of random weights).
     from PIL import Image
-    image = Image.new("RGB", (size, size), (200, 120, 40))
+    rgb = (200, 120, 40)
+    image = Image.new("RGB", (size, size), rgb)
     n = 24
-    golden, worst = {}, 0.0
+    golden, worst = {"prompts": []}, 0.0
     cases = [("text", "An image of", None), ("image", "<grounding>An image of", image)]
     for name, text, img in cases:
         inputs = processor(text=text, images=img, return_tensors="pt")
@@ -284,9 +285,38 @@ def main():
                              "greedy tokens")
         if diff > tolerance:
             raise SystemExit(f"{name}: logits differ by {diff:.2e} > {tolerance:.0e}")
-        golden[name] = {"text": text, "prompt_ids": prompt[0].tolist(), "ids": out}
+        case = {"name": name, "text": text, "prompt_ids": prompt[0].tolist(), "max_tokens": n,
+                "ids": out}
+        if img is not None:
+            # A solid colour: every resampler gives the same pixels, so the tokens compare the
+            # model, not the resize (pixel fidelity on real photos is checked separately).
+            case["image"] = {"width": size, "height": size, "rgb": list(rgb)}
+        golden["prompts"].append(case)
+
+    # The tokenizer: Hugging Face's ids for texts with tags, Unicode and odd spacing.
+    golden["tokenizer"] = []
+    for text in ["The quick brown fox", "Hello!  How are   you?\n\nFine.", "naïve café – 東京 🚀",
+                 "<grounding>An image of<phrase> a cat</phrase>"]:
+        golden["tokenizer"].append({"text": text, "ids": tok(text, add_special_tokens=False)
+                                    ["input_ids"]})
+    # Grounding: generated ids with phrases and boxes, decoded and post-processed by Hugging Face
+    # (processor.post_process_generation), so the worker's decode + Grounding.parse compare.
+    golden["grounding"] = []
+    for text in ["<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863>"
+                 "</object> warming himself by<phrase> a fire</phrase><object>"
+                 "<patch_index_0005><patch_index_0911></object>.",
+                 "<phrase> two cats</phrase><object><patch_index_0000><patch_index_0100>"
+                 "</delimiter_of_multi_objects/><patch_index_0500><patch_index_1023></object>",
+                 " a plain caption without boxes."]:
+        gen_ids = tok(text, add_special_tokens=False)["input_ids"]
+        decoded = tok.decode(gen_ids, skip_special_tokens=True)
+        cleaned, entities = processor.post_process_generation(decoded)
+        golden["grounding"].append({
+            "ids": gen_ids, "decoded": decoded, "text": cleaned,
+            "entities": [{"label": e[0], "start": e[1][0], "end": e[1][1],
+                          "boxes": [list(b) for b in e[2]]} for e in entities]})
     with open(os.path.join(args.out_dir, "golden.json"), "w") as f:
-        json.dump(golden, f)
+        json.dump(golden, f, indent=1)
     print(f"wrote {args.out_dir}: tokens equal Hugging Face's, logits within {worst:.2e}")
 
 

@@ -5,13 +5,15 @@ import com.kosmosx.worker.model.ModelConfig;
 /**
  * How a Kosmos prompt is laid out: {@code <s>} then, for an image, {@code <image>} + one
  * placeholder per image embedding + {@code </image>}, then {@code <grounding>} when objects are
- * wanted, then the prompt's own tokens. The placeholders' embeddings are replaced by the image's.
+ * wanted, then the prompt's own tokens. The placeholders' embeddings are replaced by the image's;
+ * their ids are Hugging Face's {@code Kosmos2Processor}'s ({@code unk+1 … unk+64}), so a prompt's
+ * ids equal the processor's exactly.
  */
 public record PromptFormat(
     long bos,
     long imageStart,
     long imageEnd,
-    long placeholder,
+    long firstPlaceholder,
     int numImageTokens,
     long grounding) {
 
@@ -20,7 +22,7 @@ public record PromptFormat(
         c.bosTokenId(),
         c.imageTokenId(),
         c.imageEndTokenId(),
-        c.padTokenId(),
+        c.unkTokenId() + 1L,
         c.numImageTokens(),
         c.groundingTokenId());
   }
@@ -36,7 +38,9 @@ public record PromptFormat(
     long[] ids = new long[head + text.length];
     ids[0] = bos;
     ids[1] = imageStart;
-    java.util.Arrays.fill(ids, 2, 2 + numImageTokens, placeholder);
+    for (int i = 0; i < numImageTokens; i++) {
+      ids[2 + i] = firstPlaceholder + i;
+    }
     ids[2 + numImageTokens] = imageEnd;
     if (grounding) {
       ids[3 + numImageTokens] = this.grounding;

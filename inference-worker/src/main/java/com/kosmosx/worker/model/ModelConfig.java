@@ -27,6 +27,7 @@ public record ModelConfig(
     int bosTokenId,
     int padTokenId,
     int eosTokenId,
+    int unkTokenId,
     int imageTokenId,
     int imageEndTokenId,
     int groundingTokenId,

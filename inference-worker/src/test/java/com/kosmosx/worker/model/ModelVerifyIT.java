@@ -1,0 +1,87 @@
+package com.kosmosx.worker.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Java engine against Hugging Face, on a model of Hugging Face's own architecture: {@code
+ * model/tiny-kosmos2-hf} is a tiny random {@code Kosmos2ForConditionalGeneration} (offline Unigram
+ * + Metaspace tokenizer, the processor's tag and patch tokens) exported by {@code
+ * scripts/export_kosmos2.py}, whose {@code golden.json} holds the processor's ids, {@code
+ * generate}'s tokens and {@code post_process_generation}'s text and boxes. No Python here: the
+ * committed files are the reference.
+ */
+class ModelVerifyIT {
+  private static final Path HF = Path.of("..", "model", "tiny-kosmos2-hf");
+
+  @Test
+  void theHuggingFaceExportMatchesItsGoldenFileInTheWorkersEngine() throws Exception {
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    List<String> differences =
+        ModelVerify.verify(HF, new PrintStream(log, true, StandardCharsets.UTF_8));
+    assertThat(differences).isEmpty();
+    // Both prompts ran: a text one and an image one (processor ids, greedy tokens, batched).
+    assertThat(log.toString(StandardCharsets.UTF_8))
+        .contains("prompt text:")
+        .contains("prompt image: 77 prompt ids");
+  }
+
+  @Test
+  void aDifferenceIsReportedAndTheCommandExitsNonZero() throws Exception {
+    Path copy = Files.createTempDirectory("model-verify");
+    for (String f : List.of("model.pt", "tokenizer.json", "config.json")) {
+      Files.copy(HF.resolve(f), copy.resolve(f));
+    }
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode golden = (ObjectNode) json.readTree(HF.resolve("golden.json").toFile());
+    ArrayNode imageIds = (ArrayNode) golden.path("prompts").get(1).path("ids");
+    imageIds.set(3, imageIds.get(3).asLong() + 1); // Hugging Face "said" another token
+    ArrayNode box =
+        (ArrayNode) golden.path("grounding").get(0).path("entities").get(0).path("boxes").get(0);
+    box.set(0, 0.5); // and another box
+    json.writeValue(copy.resolve("golden.json").toFile(), golden);
+
+    List<String> differences =
+        ModelVerify.verify(copy, new PrintStream(new ByteArrayOutputStream()));
+    assertThat(differences)
+        .anyMatch(d -> d.startsWith("prompt image: greedy tokens"))
+        .anyMatch(d -> d.startsWith("prompt image in a batch of 2"))
+        .anyMatch(d -> d.startsWith("grounding") && d.contains("entities"))
+        .noneMatch(d -> d.startsWith("prompt text"));
+
+    // The command: exit 1 with the differences; 0 on the committed directory.
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                ModelVerify.class.getName(),
+                copy.toString())
+            .redirectErrorStream(true)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isEqualTo(1);
+    assertThat(out).contains("difference(s)").contains("prompt image: greedy tokens");
+
+    // A directory without a golden file is not "verified": it is an error (the command exits 2).
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                ModelVerify.verify(
+                    copy.resolve("nowhere"), new PrintStream(OutputStream.nullOutputStream())))
+        .isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining("golden.json is missing");
+  }
+}
