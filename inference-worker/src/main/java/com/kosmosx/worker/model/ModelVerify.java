@@ -74,6 +74,11 @@ public final class ModelVerify {
       throw new IOException(goldenFile + " is missing (scripts/export_kosmos2.py writes it)");
     }
     JsonNode golden = new ObjectMapper().readTree(goldenFile.toFile());
+    if (golden.path("prompts").size() == 0) {
+      // Nothing to compare is not a pass (e.g. the golden file of scripts/make_tiny_model.py).
+      throw new IOException(
+          goldenFile + " has no prompts: it was not written by scripts/export_kosmos2.py");
+    }
     ModelDirectory md = ModelDirectory.open(dir);
     ModelConfig config = md.config();
     List<String> diffs = new ArrayList<>();

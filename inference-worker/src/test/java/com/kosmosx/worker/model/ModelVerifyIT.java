@@ -83,5 +83,13 @@ class ModelVerifyIT {
                     copy.resolve("nowhere"), new PrintStream(OutputStream.nullOutputStream())))
         .isInstanceOf(java.io.IOException.class)
         .hasMessageContaining("golden.json is missing");
+    // A golden file with nothing to compare (the hand-made tiny model's) is not a pass either.
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                ModelVerify.verify(
+                    Path.of("..", "model", "tiny-kosmos"),
+                    new PrintStream(OutputStream.nullOutputStream())))
+        .isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining("has no prompts");
   }
 }
