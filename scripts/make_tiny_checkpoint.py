@@ -11,6 +11,7 @@ Kosmos2Processor adds the tag tokens and the 1,024 patch-index tokens, as it doe
 It exists so that scripts/export_kosmos2.py can be run and checked end to end on this machine.
 """
 import argparse
+import json
 import os
 
 CORPUS = [
@@ -31,6 +32,10 @@ def main():
     ap.add_argument("--vocab", type=int, default=400, help="Unigram vocabulary before the tags")
     args = ap.parse_args()
 
+    # One thread: the Unigram trainer's result otherwise depends on thread timing (ties in the
+    # vocabulary order), and the fixture must be reproducible byte for byte.
+    os.environ["RAYON_NUM_THREADS"] = "1"
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     import torch
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import (CLIPImageProcessorPil, Kosmos2Config, Kosmos2ForConditionalGeneration,
@@ -44,6 +49,14 @@ def main():
     trainer = trainers.UnigramTrainer(
         vocab_size=args.vocab, special_tokens=["<s>", "<pad>", "</s>", "<unk>"], unk_token="<unk>")
     tok.train_from_iterator(CORPUS * 20, trainer=trainer)
+    # Reproducible byte for byte: the trainer's scores vary in the last bits between runs (float
+    # sums in varying order), which can swap tied pieces. Round them and order ties by piece.
+    spec = json.loads(tok.to_str())
+    vocab = spec["model"]["vocab"]
+    specials, pieces = vocab[:4], vocab[4:]
+    pieces = sorted(([p, round(score, 6)] for p, score in pieces), key=lambda e: (-e[1], e[0]))
+    spec["model"]["vocab"] = specials + pieces
+    tok = Tokenizer.from_str(json.dumps(spec))
     os.makedirs(args.out_dir, exist_ok=True)
     raw = os.path.join(args.out_dir, "_raw_tokenizer.json")
     tok.save(raw)
@@ -52,8 +65,10 @@ def main():
                                    sep_token="</s>", mask_token="<unk>")
     # The PIL backend: what a machine without torchvision has (the torchvision one gives the same
     # pixel values up to resampling differences).
+    # Squashed to 224 x 224 (no aspect-preserving resize, so the crop is a no-op): what the
+    # worker's ImagePreprocessor does.
     image_processor = CLIPImageProcessorPil(
-        size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224},
+        size={"height": 224, "width": 224}, crop_size={"height": 224, "width": 224},
         do_center_crop=True, image_mean=[0.48145466, 0.4578275, 0.40821073],
         image_std=[0.26862954, 0.26130258, 0.27577711])
     processor = Kosmos2Processor(image_processor, fast)
