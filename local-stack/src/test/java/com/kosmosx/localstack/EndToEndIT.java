@@ -219,12 +219,13 @@ class EndToEndIT {
     EmbeddedKafka kafka = SharedPlatform.kafka();
     List<String> ids = new ArrayList<>();
 
-    // Given the broker is stopped for 30 s
+    // Given the broker is stopped for 20 s: past the producers' 10 s delivery timeout and the
+    // clients' 15 s request timeout, so every send in between fails and must be retried
     kafka.stop();
     long down = System.nanoTime();
     try {
       // When jobs are submitted during the outage, they are all accepted
-      while (System.nanoTime() - down < Duration.ofSeconds(30).toNanos()) {
+      while (System.nanoTime() - down < Duration.ofSeconds(20).toNanos()) {
         if (ids.size() < 6) {
           JsonNode job =
               post(
@@ -234,7 +235,7 @@ class EndToEndIT {
           assertThat(job.path("status").asText()).isEqualTo("queued");
           ids.add(job.path("id").asText());
         }
-        Thread.sleep(4_000);
+        Thread.sleep(3_000);
       }
     } finally {
       kafka.start();

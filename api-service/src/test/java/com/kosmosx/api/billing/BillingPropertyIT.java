@@ -134,7 +134,7 @@ class BillingPropertyIT {
     BillingService billing = new BillingService(jdbi, PRICES, Clock.fixed(NOW, ZoneOffset.UTC));
 
     // Accounts, one of them closed on a random day of the quarter.
-    int accountCount = 3 + rnd.nextInt(4);
+    int accountCount = 3 + rnd.nextInt(3);
     List<String> accounts = new ArrayList<>();
     Map<String, Instant> closedAt = new HashMap<>();
     for (int a = 0; a < accountCount; a++) {
@@ -214,7 +214,7 @@ class BillingPropertyIT {
 
     // Jobs and their usage events: late, very late, and published twice.
     List<Job> jobs = new ArrayList<>();
-    int jobCount = 40 + rnd.nextInt(80);
+    int jobCount = 30 + rnd.nextInt(50);
     Instant quarterStart = MONTHS.get(0).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant();
     for (int j = 0; j < jobCount; j++) {
       String account = accounts.get(rnd.nextInt(accounts.size()));
