@@ -228,11 +228,7 @@ class FinancePageIT {
     List<List<String>> rows = new ArrayList<>();
     for (JsonNode r : array) {
       if (new java.math.BigDecimal(r.path("total_usd").asText()).signum() != 0) {
-        List<String> row = new ArrayList<>();
-        for (String c : columns) {
-          row.add(r.path(c).asText());
-        }
-        rows.add(row);
+        rows.add(row(r, columns));
       }
     }
     return rows;
@@ -241,13 +237,17 @@ class FinancePageIT {
   private static List<List<String>> rows(JsonNode array, String... columns) {
     List<List<String>> rows = new ArrayList<>();
     for (JsonNode r : array) {
-      List<String> row = new ArrayList<>();
-      for (String c : columns) {
-        row.add(r.path(c).asText());
-      }
-      rows.add(row);
+      rows.add(row(r, columns));
     }
     return rows;
+  }
+
+  private static List<String> row(JsonNode r, String... columns) {
+    List<String> row = new ArrayList<>();
+    for (String c : columns) {
+      row.add(r.path(c).asText());
+    }
+    return row;
   }
 
   private static void signIn(String key) {

@@ -240,14 +240,7 @@ public final class ModelVerify {
     for (Grounding.Entity e : list) {
       b.append(e.label()).append('@').append(e.start()).append('-').append(e.end());
       for (var box : e.boxes()) {
-        b.append(
-            String.format(
-                java.util.Locale.ROOT,
-                "(%.6f,%.6f,%.6f,%.6f)",
-                box.x0(),
-                box.y0(),
-                box.x1(),
-                box.y1()));
+        b.append(box(box.x0(), box.y0(), box.x1(), box.y1()));
       }
       b.append(';');
     }
@@ -264,9 +257,7 @@ public final class ModelVerify {
           .append(e.path("end").asInt());
       for (JsonNode box : e.path("boxes")) {
         b.append(
-            String.format(
-                java.util.Locale.ROOT,
-                "(%.6f,%.6f,%.6f,%.6f)",
+            box(
                 box.get(0).asDouble(),
                 box.get(1).asDouble(),
                 box.get(2).asDouble(),
@@ -275,6 +266,11 @@ public final class ModelVerify {
       b.append(';');
     }
     return b.append(']').toString();
+  }
+
+  /** A box to 1e-6, the precision both sides are compared at. */
+  private static String box(double x0, double y0, double x1, double y1) {
+    return String.format(java.util.Locale.ROOT, "(%.6f,%.6f,%.6f,%.6f)", x0, y0, x1, y1);
   }
 
   private static String quote(String s) {
