@@ -2,8 +2,7 @@ package com.kosmosx.api.jobs;
 
 import com.kosmosx.api.errors.ApiProblem;
 import com.kosmosx.contracts.ImageInput;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
+import com.kosmosx.contracts.image.PilImages;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -17,27 +16,28 @@ import java.util.Iterator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReadParam;
 import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
-import javax.imageio.ImageWriteParam;
-import javax.imageio.ImageWriter;
 import javax.imageio.stream.ImageInputStream;
-import javax.imageio.stream.MemoryCacheImageOutputStream;
 
 /**
- * Validates an image at submit time and normalises it for the job message.
+ * Validates an image at submit time and turns it into the model's input image for the job message.
  *
- * <p>The format is sniffed from the bytes (never trusted from a name or a header) and must be JPEG,
- * PNG, GIF (first frame), BMP or WebP; the dimensions are read before any pixel is decoded, so a
- * decompression bomb is refused without allocating it; then the image is decoded in full, so a
- * truncated or corrupt file is a 400 now rather than a failed job later. The normalised copy keeps
- * the aspect ratio with its longest side at most {@link #MAX_SIDE} pixels (the model sees 224×224;
- * grounding boxes are relative, so nothing is lost) and is PNG, or JPEG when the PNG would be
- * large, which keeps every job message well under Kafka's 1 MiB default. Width, height, format and
- * SHA-256 describe the original.
+ * <p>The format is sniffed from the bytes (never trusted from a name or a header) and must be JPEG
+ * (RGB, greyscale or CMYK), PNG, GIF (first frame), BMP or WebP; the dimensions are read before any
+ * pixel is decoded, so a decompression bomb is refused without allocating it; then the image is
+ * decoded in full, so a truncated or corrupt file is a 400 now rather than a failed job later.
+ *
+ * <p>The copy in the job message is what Kosmos-2's processor feeds the model, before rescaling:
+ * {@code convert("RGB")} then Pillow's antialiased bicubic resize to the model's square input
+ * ({@link PilImages}, identical to Pillow's), as a PNG (at most about 150 KB for 224×224, so every
+ * job message stays far under Kafka's 1 MiB default). The worker then only normalises it. Boxes are
+ * relative to the whole image, so squashing loses nothing the model would have seen. Width, height,
+ * format and SHA-256 describe the original. Only an image too large to decode in the byte budget at
+ * full resolution is decoded subsampled (every n-th pixel) first; its pixels then differ slightly
+ * from Hugging Face's.
  */
 public final class ImageNormalizer {
   /** Largest accepted image, decoded from base64 or as uploaded. */
@@ -46,7 +46,8 @@ public final class ImageNormalizer {
   /** Largest accepted pixel count (a 20 MB file can claim 65,535 × 65,535). */
   static final long MAX_PIXELS = 50_000_000L;
 
-  static final int MAX_SIDE = 512;
+  /** The model's input side when none is configured: Kosmos-2's 224×224. */
+  public static final int DEFAULT_SIDE = 224;
 
   /**
    * Bytes of decoded pixels held at once, across requests. The cost of a decode is its pixels times
@@ -70,7 +71,6 @@ public final class ImageNormalizer {
           "com.sun.imageio.plugins.gif.GIFImageReader",
           "com.sun.imageio.plugins.bmp.BMPImageReader");
 
-  static final int MAX_PNG_BYTES = 512 * 1024;
   private static final Set<String> FORMATS = Set.of("jpeg", "png", "gif", "bmp", "webp");
 
   static {
@@ -97,6 +97,22 @@ public final class ImageNormalizer {
     } catch (IllegalArgumentException e) {
       throw invalid("Field 'input.image' is not valid base64.");
     }
+  }
+
+  private final int side;
+
+  public ImageNormalizer() {
+    this(DEFAULT_SIDE);
+  }
+
+  /**
+   * @param side the model's square input size (the worker's model config {@code image_size})
+   */
+  public ImageNormalizer(int side) {
+    if (side < 1 || side > 4096) {
+      throw new IllegalArgumentException("image side " + side);
+    }
+    this.side = side;
   }
 
   public ImageInput normalize(byte[] bytes) {
@@ -157,14 +173,15 @@ public final class ImageNormalizer {
       DECODING.release(permits);
       throw invalid("The image cannot be decoded (" + format(e) + ").");
     }
-    BufferedImage small;
+    int[] input;
     try {
-      small = downscale(image);
+      input =
+          PilImages.resize(PilImages.rgb(image), image.getWidth(), image.getHeight(), side, side);
     } finally {
       DECODING.release(permits);
     }
     return new ImageInput(
-        Base64.getEncoder().encodeToString(encode(small)), width, height, format, sha256(bytes));
+        Base64.getEncoder().encodeToString(png(input, side)), width, height, format, sha256(bytes));
   }
 
   /** Bytes of decode budget free now (tests check that every path returns its share). */
@@ -176,20 +193,22 @@ public final class ImageNormalizer {
   record DecodePlan(int step, long bytes, int permits) {}
 
   /**
-   * Plans the decode of a {@code width}×{@code height} image: with a reader that honours
-   * subsampling, every {@code step}-th pixel of every {@code step}-th row, so the decoded side is
-   * at least twice {@link #MAX_SIDE} (the downscale keeps its quality); the bytes are the decoded
-   * pixels times the bytes one pixel takes in the reader's own image type (bit depth × channels),
-   * or 8 (16-bit RGBA) when the reader does not say. 400 when even that does not fit the budget.
+   * Plans the decode of a {@code width}×{@code height} image: in full when it fits the whole byte
+   * budget (so the resize sees every pixel, as Hugging Face's does), else, with a reader that
+   * honours subsampling, every {@code step}-th pixel of every {@code step}-th row for the smallest
+   * step that fits. The bytes are the decoded pixels times what one pixel takes: the reader's own
+   * image type (bit depth × channels, or 8 for 16-bit RGBA when the reader does not say) plus 4 for
+   * the packed RGB copy the resize reads. 400 when even that does not fit the budget.
    */
   static DecodePlan decodePlan(ImageReader reader, int width, int height) throws IOException {
     int step = 1;
+    int perPixel = bytesPerPixel(reader);
     if (SUBSAMPLING_READERS.contains(reader.getClass().getName())) {
-      step = Math.max(1, Math.max(width, height) / (2 * MAX_SIDE));
+      while (decodedBytes(width, height, step, perPixel) > DECODE_BUDGET_BYTES) {
+        step++;
+      }
     }
-    long w = (width + step - 1) / step;
-    long h = (height + step - 1) / step;
-    long bytes = w * h * bytesPerPixel(reader);
+    long bytes = decodedBytes(width, height, step, perPixel);
     if (bytes > DECODE_BUDGET_BYTES) {
       throw invalid(
           "The image is "
@@ -206,9 +225,13 @@ public final class ImageNormalizer {
     return new DecodePlan(step, bytes, permits);
   }
 
+  private static long decodedBytes(int width, int height, int step, int perPixel) {
+    return (long) ((width + step - 1) / step) * ((height + step - 1) / step) * perPixel;
+  }
+
   /**
    * Bytes per decoded pixel: the reader's raw image type's bits over all bands (a 16-bit RGBA PNG
-   * is 8), and at least 4 for the RGB copy the downscale draws into.
+   * is 8), plus 4 for the packed RGB copy the resize reads.
    */
   static int bytesPerPixel(ImageReader reader) throws IOException {
     ImageTypeSpecifier type = reader.getRawImageType(0);
@@ -217,13 +240,13 @@ public final class ImageNormalizer {
       type = types.hasNext() ? types.next() : null;
     }
     if (type == null) {
-      return 8;
+      return 8 + 4;
     }
     int bits = 0;
     for (int size : type.getSampleModel().getSampleSize()) {
       bits += size;
     }
-    return Math.max(4, (bits + 7) / 8);
+    return (bits + 7) / 8 + 4;
   }
 
   private static String format(Throwable e) {
@@ -231,46 +254,13 @@ public final class ImageNormalizer {
     return m == null ? e.getClass().getSimpleName() : m.length() > 120 ? m.substring(0, 120) : m;
   }
 
-  private static BufferedImage downscale(BufferedImage src) {
-    int w = src.getWidth();
-    int h = src.getHeight();
-    double scale = Math.min(1.0, (double) MAX_SIDE / Math.max(w, h));
-    int tw = Math.max(1, (int) Math.round(w * scale));
-    int th = Math.max(1, (int) Math.round(h * scale));
-    BufferedImage out = new BufferedImage(tw, th, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = out.createGraphics();
-    try {
-      g.setRenderingHint(
-          RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
-      g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
-      g.setColor(java.awt.Color.WHITE); // transparent pixels on white
-      g.fillRect(0, 0, tw, th);
-      g.drawImage(src, 0, 0, tw, th, null);
-    } finally {
-      g.dispose();
-    }
-    return out;
-  }
-
-  private static byte[] encode(BufferedImage img) {
+  private static byte[] png(int[] rgb, int side) {
+    BufferedImage img = new BufferedImage(side, side, BufferedImage.TYPE_INT_RGB);
+    img.setRGB(0, 0, side, side, rgb, 0, side);
     try {
       ByteArrayOutputStream png = new ByteArrayOutputStream();
       ImageIO.write(img, "png", png);
-      if (png.size() <= MAX_PNG_BYTES) {
-        return png.toByteArray();
-      }
-      ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
-      ByteArrayOutputStream jpeg = new ByteArrayOutputStream();
-      try (MemoryCacheImageOutputStream out = new MemoryCacheImageOutputStream(jpeg)) {
-        writer.setOutput(out);
-        ImageWriteParam param = writer.getDefaultWriteParam();
-        param.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
-        param.setCompressionQuality(0.9f);
-        writer.write(null, new IIOImage(img, null, null), param);
-      } finally {
-        writer.dispose();
-      }
-      return jpeg.toByteArray();
+      return png.toByteArray();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -1,8 +1,7 @@
 package com.kosmosx.worker.vision;
 
+import com.kosmosx.contracts.image.PilImages;
 import com.kosmosx.worker.model.ModelConfig;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -10,10 +9,11 @@ import java.util.Base64;
 import javax.imageio.ImageIO;
 
 /**
- * Turns the API's normalised image (base64 PNG or JPEG) into the model's input: resized to the
- * model's square size with bicubic interpolation and no crop (as Kosmos-2's processor does, so box
- * coordinates stay relative to the whole original image), scaled to [0,1], normalised with the
- * config's CLIP mean and std, laid out channel-first [3,S,S].
+ * Turns the job's image (base64 PNG or JPEG; the API has already made it the model's square input)
+ * into the model's input exactly as Kosmos-2's processor does: {@code convert("RGB")}, Pillow's
+ * antialiased bicubic resize to the model's square size with no crop (a no-op when the API's copy
+ * already has that size; box coordinates stay relative to the whole original image), scaled to
+ * [0,1], normalised with the config's CLIP mean and std, laid out channel-first [3,S,S].
  */
 public final class ImagePreprocessor {
   private final int size;
@@ -48,27 +48,24 @@ public final class ImagePreprocessor {
   }
 
   public float[] pixels(BufferedImage img) {
-    BufferedImage resized = new BufferedImage(size, size, BufferedImage.TYPE_INT_RGB);
-    Graphics2D g = resized.createGraphics();
-    try {
-      g.setRenderingHint(
-          RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
-      g.setRenderingHint(RenderingHints.KEY_RENDERING, RenderingHints.VALUE_RENDER_QUALITY);
-      // Transparent pixels (PNG, GIF, WebP alpha) land on white.
-      g.setColor(java.awt.Color.WHITE);
-      g.fillRect(0, 0, size, size);
-      g.drawImage(img, 0, 0, size, size, null);
-    } finally {
-      g.dispose();
-    }
-    int[] rgb = resized.getRGB(0, 0, size, size, null, 0, size);
+    int w = img.getWidth();
+    int h = img.getHeight();
+    return normalise(PilImages.resize(PilImages.rgb(img), w, h, size, size));
+  }
+
+  /**
+   * Hugging Face's rescale and normalise, in its arithmetic: {@code value × (1/255)} in double,
+   * rounded to float, then {@code (x - mean) / std} in float, so the values are the processor's to
+   * the last bit.
+   */
+  float[] normalise(int[] rgb) {
     float[] out = new float[3 * size * size];
     int plane = size * size;
     for (int i = 0; i < plane; i++) {
       int p = rgb[i];
-      out[i] = (((p >> 16) & 0xff) / 255f - mean[0]) / std[0];
-      out[plane + i] = (((p >> 8) & 0xff) / 255f - mean[1]) / std[1];
-      out[2 * plane + i] = ((p & 0xff) / 255f - mean[2]) / std[2];
+      out[i] = ((float) (((p >> 16) & 0xff) * (1.0 / 255)) - mean[0]) / std[0];
+      out[plane + i] = ((float) (((p >> 8) & 0xff) * (1.0 / 255)) - mean[1]) / std[1];
+      out[2 * plane + i] = ((float) ((p & 0xff) * (1.0 / 255)) - mean[2]) / std[2];
     }
     return out;
   }

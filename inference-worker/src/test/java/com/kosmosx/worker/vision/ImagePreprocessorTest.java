@@ -55,6 +55,39 @@ class ImagePreprocessorTest {
     assertThat(px[100 * 224 + 218]).isCloseTo(white, within(1e-3f));
   }
 
+  /**
+   * The worker alone, on the original files (a job whose image skipped the API's resize, or a model
+   * with another input size): its pixel_values equal Kosmos2Processor's to the float, at the three
+   * positions the fixture script sampled from the processor itself, and everywhere against the
+   * processor's resized image (scripts/make_pixel_fixtures.py; the API's side is
+   * PixelFidelityTest).
+   */
+  @Test
+  void pixelValuesAreKosmos2ProcessorsOnTheFixtures() throws Exception {
+    Path dir = Path.of("..", "api-service", "src", "test", "resources", "pixels");
+    com.fasterxml.jackson.databind.JsonNode spec =
+        new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(dir.resolve("pixels.json").toFile());
+    int plane = 224 * 224;
+    int checked = 0;
+    for (com.fasterxml.jackson.databind.JsonNode f : spec.path("fixtures")) {
+      String name = f.path("file").asText();
+      float[] ours =
+          pre.fromBase64(
+              Base64.getEncoder()
+                  .encodeToString(java.nio.file.Files.readAllBytes(dir.resolve(name))));
+      float[] theirs = pre.pixels(ImageIO.read(dir.resolve(name + ".expected.png").toFile()));
+      assertThat(ours).as(name).containsExactly(theirs);
+      int[][] at = {{0, 0, 0}, {1, 111, 57}, {2, 223, 223}};
+      for (int i = 0; i < at.length; i++) {
+        float hf = (float) f.path("pixel_values_sample").get(i).asDouble();
+        assertThat(ours[at[i][0] * plane + at[i][1] * 224 + at[i][2]]).as(name).isEqualTo(hf);
+      }
+      checked++;
+    }
+    assertThat(checked).isEqualTo(7);
+  }
+
   @Test
   void garbageIsAnInvalidImage() {
     assertThatThrownBy(() -> pre.fromBase64("not base64 !!!"))
