@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Exports a Hugging Face Kosmos-2 checkpoint into the worker's model directory format.
 
-    pip install torch transformers            # a machine with internet and ~8 GB of RAM
-    python3 scripts/export_kosmos2.py microsoft/kosmos-2-patch14-224 models/kosmos-2 [--fp16]
+    python3 -m venv .venv && .venv/bin/pip install -r scripts/requirements-export.txt
+    .venv/bin/python scripts/export_kosmos2.py microsoft/kosmos-2-patch14-224 models/kosmos-2 [--fp16]
+    ./kosmos model verify models/kosmos-2
 
-It cannot run on the development machine (no internet, no transformers, no weights); the Java side
-of the contract is tested with the tiny model that scripts/make_tiny_model.py generates, which has
-exactly the same methods, argument order and cache layout. After exporting, the script checks the
-TorchScript module against the Hugging Face model on one image prompt (greedy tokens must match)
-and writes golden.json, which TinyKosmosEngineIT-style tests can then use for the real weights.
+CHECKPOINT is a Hugging Face id (downloaded by transformers, on a machine with internet) or a
+local folder written by save_pretrained (model + processor). The shipped model/tiny-kosmos is made
+the same way from scripts/make_tiny_checkpoint.py's output: one path for real and tiny weights.
+After writing, the script reloads model.pt and checks it against Hugging Face (greedy tokens equal
+`generate` on text and image prompts, first-position logits within a tolerance) and writes
+golden.json from Hugging Face itself, which `./kosmos model verify` checks in the Java engine.
 
 Output (the model directory contract, see README "Model directory contract"):
   model.pt        TorchScript: encode_image(pixel_values) -> [B,64,D]
@@ -16,17 +18,22 @@ Output (the model directory contract, see README "Model directory contract"):
                           key_mask, start) -> logits [B,V] of the chunk's last position
                   decode_step(input_ids, position_ids, k_cache, v_cache, key_mask, start) -> [B,V]
                   Caches are [L,B,H,C,Dh], allocated by the caller and written in place.
-  tokenizer.json  the checkpoint's fast tokenizer (XLM-R sentencepiece BPE + Kosmos-2 tags)
+  tokenizer.json  the checkpoint's fast tokenizer (XLM-R SentencePiece Unigram + Kosmos-2 tags)
   config.json     image size, CLIP mean/std, token ids, 64 image tokens, max context
+  golden.json     Hugging Face's own answers: tokenizer ids, processor prompt ids and
+                  pixel_values samples, generate tokens (each prompt alone, and the text prompts
+                  in one left-padded batch), post_process_generation text and boxes
 
 Facts this relies on (transformers' modeling_kosmos2.py):
   * vision: CLIP ViT-L/14 -> post_layernorm -> L2 normalise -> image_to_text_projection (a latent
-    query resampler) -> 64 embeddings; they replace the placeholders after <image> (img_attn_mask).
+    query resampler) -> 64 embeddings; they replace the placeholders after <image> (img_attn_mask),
+    and are scaled by embed_scale with the token embeddings (forward_embedding).
   * text: token embeddings x embed_scale, plus sinusoidal positions offset by padding_idx + 1
     (Kosmos-2 counts positions from pad id + 1 = 2); pre-LN blocks with an inner FFN layernorm.
-  * Kosmos-2 was trained on 2,048 positions; max_context is written as 2,048 for the real model.
-    The worker enforces min(20,000, max_context): longer prompts fail with context_length_exceeded
-    rather than degrading silently. Raise it only for a model trained for longer contexts.
+    The positions are computed, not tabled, so the file carries no position table.
+  * Kosmos-2 was trained on 2,048 positions; max_context is its max_position_embeddings (2,048
+    for the real model). The worker enforces min(20,000, max_context): longer prompts fail with
+    context_length_exceeded rather than degrading silently.
 """
 import argparse
 import json
@@ -96,14 +103,27 @@ class Decoder(nn.Module):
         self.num_heads = num_heads
         self.head_dim = head_dim
         self.padding_idx = padding_idx
-        # The sinusoidal table Hugging Face builds (fairseq layout), indexed at position + pad + 1.
-        self.register_buffer("pos_weights", text.embed_positions.weights.detach().clone())
+        # Hugging Face's sinusoidal table (fairseq layout), computed for the positions at hand
+        # with the same float32 operations instead of stored (20,610 x D floats for the tiny
+        # model's 20k context): row p = [sin(p * f), cos(p * f)], f = exp(-i ln(10000) / (D/2 - 1)).
+        self.half_dim = int(text.embed_positions.embedding_dim) // 2
+        self.odd_dim = int(text.embed_positions.embedding_dim) % 2 == 1
+        self.register_buffer("pos_freq", torch.exp(
+            torch.arange(self.half_dim, dtype=torch.int64).float()
+            * -(math.log(10000) / (self.half_dim - 1))), persistent=True)
+
+    def positions(self, position_ids: Tensor) -> Tensor:
+        p = (position_ids + self.padding_idx + 1).float().unsqueeze(-1) * self.pos_freq
+        emb = torch.cat([torch.sin(p), torch.cos(p)], dim=-1)
+        if self.odd_dim:
+            emb = torch.cat([emb, torch.zeros_like(emb[..., :1])], dim=-1)
+        return emb
 
     def run(self, h: Tensor, position_ids: Tensor, k_cache: Tensor, v_cache: Tensor,
             key_mask: Tensor, start: int) -> Tensor:
         b, t, d = h.shape
         s = start + t
-        h = h + self.pos_weights[position_ids + self.padding_idx + 1].to(h.dtype)
+        h = h + self.positions(position_ids).to(h.dtype)
         rows = torch.arange(start, s, device=h.device).unsqueeze(1)
         cols = torch.arange(0, s, device=h.device).unsqueeze(0)
         mask = (cols <= rows).unsqueeze(0).unsqueeze(0) & key_mask[:, :s].unsqueeze(1).unsqueeze(1)
@@ -201,6 +221,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=None,
                     help="max |logit difference| at the first generated position (default 1e-3"
                          " fp32, 5e-2 fp16)")
+    ap.add_argument("--max-new-tokens", type=int, default=40,
+                    help="tokens compared per prompt (fewer for a full-size model on a CPU)")
     args = ap.parse_args()
     from transformers import AutoProcessor, Kosmos2ForConditionalGeneration
 
@@ -217,6 +239,7 @@ def main():
                                  check_trace=False)
         decoder = Decoder(hf, tcfg.attention_heads, tcfg.embed_dim // tcfg.attention_heads,
                           tcfg.pad_token_id).eval().to(dtype)
+        decoder.pos_freq.data = decoder.pos_freq.data.float()  # positions in float32, as HF
         scripted = torch.jit.script(KosmosExport(traced, decoder).eval())
     os.makedirs(args.out_dir, exist_ok=True)
     scripted.save(os.path.join(args.out_dir, "model.pt"))
@@ -249,15 +272,24 @@ def main():
     with open(os.path.join(args.out_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
 
-    # The check: on a text and an image prompt, our greedy loop on the written file reproduces
-    # Hugging Face's generate token for token, and the first position's logits agree within the
-    # tolerance (greedy tokens alone hide errors behind near-ties of random weights).
-    from PIL import Image
-    rgb = (200, 120, 40)
-    image = Image.new("RGB", (size, size), rgb)
-    n = 24
+    # The check: on text prompts and an image prompt, our greedy loop on the written file
+    # reproduces Hugging Face's generate token for token, and the first position's logits agree
+    # within the tolerance (greedy tokens alone hide errors behind near-ties of random weights).
+    import base64
+    import io
+    from PIL import Image, ImageDraw
+    # A picture with an object on a gradient, not square (so the resize is exercised), embedded in
+    # golden.json as PNG: the Java side reads the same file through its own preprocessing.
+    image = Image.new("RGB", (320, 240))
+    image.putdata([(40 + x * 160 // 320, 90 + y * 100 // 240, 160) for y in range(240)
+                   for x in range(320)])
+    ImageDraw.Draw(image).ellipse([60, 50, 190, 200], fill=(220, 30, 30))
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    n = args.max_new_tokens
     golden, worst = {"prompts": []}, 0.0
-    cases = [("text", "An image of", None), ("image", "<grounding>An image of", image)]
+    cases = [("text", "An image of", None), ("story", "Once upon a time", None),
+             ("image", "<grounding>An image of", image), ("caption", "An image of", image)]
     for name, text, img in cases:
         inputs = processor(text=text, images=img, return_tensors="pt")
         prompt = inputs["input_ids"]
@@ -279,6 +311,7 @@ def main():
         worst = max(worst, diff)
         print(f"{name}: ours {out}")
         print(f"{name}: hf   {expected}")
+        print(f"{name}: {tok.decode(expected)!r}")
         print(f"{name}: max |logit difference| at the first position {diff:.2e}")
         if out != expected:
             raise SystemExit(f"{name}: the exported model does not reproduce Hugging Face's "
@@ -288,17 +321,53 @@ def main():
         case = {"name": name, "text": text, "prompt_ids": prompt[0].tolist(), "max_tokens": n,
                 "ids": out}
         if img is not None:
-            # A solid colour: every resampler gives the same pixels, so the tokens compare the
-            # model, not the resize (pixel fidelity on real photos is checked separately).
-            case["image"] = {"width": size, "height": size, "rgb": list(rgb)}
+            pv = inputs["pixel_values"][0]
+            case["image"] = {"png_base64": base64.b64encode(png.getvalue()).decode("ascii"),
+                             "pixel_values_sample": [
+                                 [c, y, x, float(pv[c, y, x])]
+                                 for c, y, x in [(0, 0, 0), (0, 112, 80), (1, 60, 200),
+                                                 (2, 223, 223)]]}
+            # What post_process_generation makes of the whole answer (prompt + generated).
+            decoded = tok.decode(ref[0, prompt.shape[1]:], skip_special_tokens=True)
+            cleaned, entities = processor.post_process_generation(decoded)
+            case["grounding"] = {"decoded": decoded, "text": cleaned, "entities": [
+                {"label": e[0], "start": e[1][0], "end": e[1][1],
+                 "boxes": [list(b) for b in e[2]]} for e in entities]}
         golden["prompts"].append(case)
+
+    # The text prompts in one left-padded batch through Hugging Face's generate. Its positions
+    # count real tokens in the prompt but all slots in later steps (create_position_ids_from_
+    # input_ids with past_key_values_length), so a padded row can drift from its unbatched run;
+    # the worker's positions are per row. Recorded when they agree, reported when they do not.
+    texts = [c for c in cases if c[2] is None]
+    tok.padding_side = "left"
+    batch = processor(text=[c[1] for c in texts], return_tensors="pt", padding=True)
+    batch = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    with torch.no_grad():
+        ref = hf.text_model.generate(**batch, max_new_tokens=n, do_sample=False, num_beams=1)
+    rows = []
+    for i, c in enumerate(texts):
+        row = [t for t in ref[i, batch["input_ids"].shape[1]:].tolist()]
+        if tok.eos_token_id in row:
+            row = row[:row.index(tok.eos_token_id) + 1]
+        rows.append(row)
+    alone = [golden["prompts"][i]["ids"] for i, c in enumerate(cases) if c[2] is None]
+    golden["batch"] = {"names": [c[0] for c in texts], "padding": "left",
+                       "equals_alone": rows == alone}
+    if rows == alone:
+        golden["batch"]["ids"] = rows
+        print("batch: Hugging Face's left-padded batch equals each prompt alone")
+    else:
+        print("batch: Hugging Face's left-padded batch differs from its unbatched runs "
+              f"(its position ids count the padding): {rows} vs {alone}")
 
     # The tokenizer: Hugging Face's ids for texts with tags, Unicode and odd spacing.
     golden["tokenizer"] = []
     for text in ["The quick brown fox", "Hello!  How are   you?\n\nFine.", "naïve café – 東京 🚀",
-                 "<grounding>An image of<phrase> a cat</phrase>"]:
-        golden["tokenizer"].append({"text": text, "ids": tok(text, add_special_tokens=False)
-                                    ["input_ids"]})
+                 "<grounding>An image of<phrase> a cat</phrase>", "  leading and trailing  ",
+                 "Über den Wolken – 12,50 €"]:
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        golden["tokenizer"].append({"text": text, "ids": ids, "decoded": tok.decode(ids)})
     # Grounding: generated ids with phrases and boxes, decoded and post-processed by Hugging Face
     # (processor.post_process_generation), so the worker's decode + Grounding.parse compare.
     golden["grounding"] = []

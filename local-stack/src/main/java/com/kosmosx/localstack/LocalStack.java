@@ -614,8 +614,18 @@ public final class LocalStack {
     System.out.println();
   }
 
-  /** The ready-to-paste tour: create an account, submit a text job, poll it. */
+  /**
+   * The ready-to-paste tour: create an account, submit a text job and an image job (a small
+   * picture, inline as a data URL), poll each.
+   */
   static String curlTour(String api) {
+    String poll =
+        "for i in $(seq 1 40); do OUT=$(curl -s "
+            + api
+            + "/v1/jobs/$JOB -H \"Authorization: Bearer $KEY\");";
+    String done =
+        "  case \"$OUT\" in *'\"status\":\"succeeded\"'*|*'\"status\":\"failed\"'*) break;; esac;"
+            + " sleep 0.5; done; echo \"$OUT\"";
     return String.join(
         "\n",
         "KEY=$(curl -s -X POST " + api + "/v1/accounts -H 'Content-Type: application/json' \\",
@@ -625,9 +635,35 @@ public final class LocalStack {
         "  -H 'Content-Type: application/json' \\",
         "  -d '{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":32}}' \\",
         "  | sed -n 's/^{\"id\":\"\\([^\"]*\\)\".*/\\1/p'); echo \"job: $JOB\"",
-        "for i in $(seq 1 40); do OUT=$(curl -s "
-            + api
-            + "/v1/jobs/$JOB -H \"Authorization: Bearer $KEY\");",
-        "  case \"$OUT\" in *'\"status\":\"succeeded\"'*|*'\"status\":\"failed\"'*) break;; esac; sleep 0.5; done; echo \"$OUT\"");
+        poll,
+        done,
+        "# An image job: objects with boxes (detect_objects is on by default).",
+        "JOB=$(curl -s -X POST " + api + "/v1/jobs -H \"Authorization: Bearer $KEY\" \\",
+        "  -H 'Content-Type: application/json' \\",
+        "  -d '{\"type\":\"image\",\"input\":{\"prompt\":\"An image of\",\"max_tokens\":64,\"image\":\"data:image/png;base64,"
+            + tourImage()
+            + "\"}}' \\",
+        "  | sed -n 's/^{\"id\":\"\\([^\"]*\\)\".*/\\1/p'); echo \"image job: $JOB\"",
+        poll,
+        done);
+  }
+
+  /** A 64×48 picture for the tour: a red disc on a blue-green gradient, as a base64 PNG. */
+  static String tourImage() {
+    java.awt.image.BufferedImage img =
+        new java.awt.image.BufferedImage(64, 48, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    for (int y = 0; y < 48; y++) {
+      for (int x = 0; x < 64; x++) {
+        boolean disc = (x - 22) * (x - 22) + (y - 24) * (y - 24) < 14 * 14;
+        img.setRGB(x, y, disc ? 0xdc1e1e : (40 + x * 2) << 16 | (90 + y * 2) << 8 | 160);
+      }
+    }
+    try {
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      javax.imageio.ImageIO.write(img, "png", out);
+      return java.util.Base64.getEncoder().encodeToString(out.toByteArray());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 }

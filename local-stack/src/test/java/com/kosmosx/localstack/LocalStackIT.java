@@ -42,11 +42,12 @@ class LocalStackIT {
       // When the printed tour is pasted into a shell
       String out = bash(LocalStack.curlTour(layout.apiUrl()));
 
-      // Then the job has succeeded with generated text
+      // Then both jobs have succeeded: generated text, and an image answer with boxes
       assertThat(out)
           .contains("key: kx_live_")
           .contains("\"status\":\"succeeded\"")
-          .contains("\"output\":{\"text\":\"");
+          .contains("\"output\":{\"text\":\"")
+          .containsPattern("\"objects\":\\[\\{\"label\":\"[^\"]+\",\"box\":\\{\"x0\":");
       String key = out.replaceAll("(?s).*key: (kx_live_[A-Za-z0-9]+).*", "$1");
 
       // When one account floods the API with twenty 20 MB images at once, the API (384 MB heap)

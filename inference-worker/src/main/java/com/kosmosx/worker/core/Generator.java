@@ -254,7 +254,7 @@ public final class Generator {
       }
       out[n++] = token;
       if (tail > 0) {
-        String recent = tokenizer.decode(Arrays.copyOfRange(out, Math.max(0, n - tail), n));
+        String recent = textOf(Math.max(0, n - tail), n);
         if (request.stop().stream().anyMatch(recent::contains)) {
           return "stop";
         }
@@ -262,9 +262,34 @@ public final class Generator {
       return n == out.length ? "length" : null;
     }
 
+    /**
+     * The text of {@code out[from, to)} as it reads after what precedes it. A SentencePiece
+     * (Metaspace) decoder drops the word-boundary space of the first piece it is given, so decoding
+     * a continuation alone loses its leading space ("Once upon a time" + "▁there" must read "
+     * there", as OpenAI-style completions do), and a stop sequence starting with a space would be
+     * missed at the start of the window. So the piece before the range (the prompt's last token for
+     * the first one) is decoded with it and its own text removed: the incremental detokenisation
+     * vLLM and TGI use.
+     */
+    String textOf(int from, int to) {
+      long[] promptIds = request.prompt().ids();
+      long context =
+          from > 0 ? out[from - 1] : promptIds.length > 0 ? promptIds[promptIds.length - 1] : -1;
+      long[] range = Arrays.copyOfRange(out, from, to);
+      if (context < 0) {
+        return tokenizer.decode(range);
+      }
+      long[] with = new long[range.length + 1];
+      with[0] = context;
+      System.arraycopy(range, 0, with, 1, range.length);
+      String head = tokenizer.decode(new long[] {context});
+      String full = tokenizer.decode(with);
+      return full.startsWith(head) ? full.substring(head.length()) : tokenizer.decode(range);
+    }
+
     Generation result(String finish) {
       long[] ids = Arrays.copyOf(out, n);
-      String text = tokenizer.decode(ids);
+      String text = textOf(0, n);
       if (request.stop() != null) {
         int cut = text.length();
         for (String s : request.stop()) {

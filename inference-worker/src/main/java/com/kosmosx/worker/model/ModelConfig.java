@@ -10,7 +10,7 @@ import java.util.List;
 
 /**
  * {@code config.json} of a model directory: the facts the Java side needs to drive the TorchScript
- * methods. Written by {@code scripts/make_tiny_model.py} (tiny model) or the Kosmos-2 exporter.
+ * methods. Written by {@code scripts/export_kosmos2.py} (the shipped tiny model and real weights).
  */
 public record ModelConfig(
     String modelType,

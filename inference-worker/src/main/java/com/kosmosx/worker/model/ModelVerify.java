@@ -75,7 +75,7 @@ public final class ModelVerify {
     }
     JsonNode golden = new ObjectMapper().readTree(goldenFile.toFile());
     if (golden.path("prompts").size() == 0) {
-      // Nothing to compare is not a pass (e.g. the golden file of scripts/make_tiny_model.py).
+      // Nothing to compare is not a pass.
       throw new IOException(
           goldenFile + " has no prompts: it was not written by scripts/export_kosmos2.py");
     }
@@ -91,6 +91,18 @@ public final class ModelVerify {
         if (!Arrays.equals(ours, ids(c.path("ids")))) {
           diffs.add(
               "tokenizer " + quote(text) + ": " + Arrays.toString(ours) + " != " + c.path("ids"));
+        }
+        if (c.has("decoded")) {
+          String decoded = tokenizer.decode(ids(c.path("ids")));
+          if (!decoded.equals(c.path("decoded").asText())) {
+            diffs.add(
+                "tokenizer "
+                    + quote(text)
+                    + ": decodes to "
+                    + quote(decoded)
+                    + " != "
+                    + quote(c.path("decoded").asText()));
+          }
         }
       }
       Generator generator =
@@ -109,14 +121,40 @@ public final class ModelVerify {
         if (c.has("image")) {
           prompt = format.imagePrompt(tokenizer.encode(text), false);
           JsonNode img = c.path("image");
-          float[] pixels =
-              images.pixels(
-                  solid(
-                      img.path("width").asInt(),
-                      img.path("height").asInt(),
-                      img.path("rgb").get(0).asInt(),
-                      img.path("rgb").get(1).asInt(),
-                      img.path("rgb").get(2).asInt()));
+          float[] pixels;
+          if (img.has("png_base64")) {
+            // The worker's own path: decode, convert, resize, normalise.
+            pixels = images.fromBase64(img.path("png_base64").asText());
+            int side = config.imageSize();
+            for (JsonNode at : img.path("pixel_values_sample")) {
+              int i = (at.get(0).asInt() * side + at.get(1).asInt()) * side + at.get(2).asInt();
+              float want = (float) at.get(3).asDouble();
+              if (Math.abs(pixels[i] - want) > 1e-6f) {
+                diffs.add(
+                    "prompt "
+                        + name
+                        + ": pixel_values["
+                        + at.get(0).asInt()
+                        + ","
+                        + at.get(1).asInt()
+                        + ","
+                        + at.get(2).asInt()
+                        + "] "
+                        + pixels[i]
+                        + " != the processor's "
+                        + want);
+              }
+            }
+          } else {
+            pixels =
+                images.pixels(
+                    solid(
+                        img.path("width").asInt(),
+                        img.path("height").asInt(),
+                        img.path("rgb").get(0).asInt(),
+                        img.path("rgb").get(1).asInt(),
+                        img.path("rgb").get(2).asInt()));
+          }
           p = new LanguageModel.Prompt(prompt, max, pixels, format.imageOffset());
         } else {
           prompt = generator.promptIds(text);
@@ -145,6 +183,28 @@ public final class ModelVerify {
                   + " != Hugging Face's "
                   + Arrays.toString(want));
         }
+        if (c.has("grounding")) {
+          // The worker's image answer (its text, parsed) against post_process_generation.
+          JsonNode hf = c.path("grounding");
+          Grounding.Result g = Grounding.parse(alone.text());
+          if (!g.text().equals(hf.path("text").asText())) {
+            diffs.add(
+                "prompt "
+                    + name
+                    + ": text "
+                    + quote(g.text())
+                    + " != Hugging Face's "
+                    + quote(hf.path("text").asText()));
+          }
+          String entities = entities(g.entities());
+          String wantEntities = golden(hf.path("entities"));
+          if (!entities.equals(wantEntities)) {
+            diffs.add("prompt " + name + ": objects " + entities + " != " + wantEntities);
+          }
+          log.printf("prompt %s: %s %s%n", name, quote(g.text()), entities);
+        } else {
+          log.printf("prompt %s: %s%n", name, quote(alone.text()));
+        }
         log.printf("prompt %s: %d prompt ids, %d tokens%n", name, prompt.length, want.length);
         requests.add(r);
         expected.add(want);
@@ -162,6 +222,19 @@ public final class ModelVerify {
                   + Arrays.toString(batched.get(i).tokenIds())
                   + " != "
                   + Arrays.toString(expected.get(i)));
+        }
+      }
+      // Hugging Face's own left-padded batch of the text prompts, where it equals each alone.
+      JsonNode hfBatch = golden.path("batch");
+      for (int j = 0; j < hfBatch.path("ids").size(); j++) {
+        int i = names.indexOf(hfBatch.path("names").get(j).asText());
+        long[] want = withoutEos(ids(hfBatch.path("ids").get(j)), config.eosTokenId());
+        if (i < 0 || !Arrays.equals(batched.get(i).tokenIds(), want)) {
+          diffs.add(
+              "prompt "
+                  + hfBatch.path("names").get(j).asText()
+                  + ": batched tokens differ from Hugging Face's batched generate "
+                  + Arrays.toString(want));
         }
       }
       for (JsonNode c : golden.path("grounding")) {

@@ -2,6 +2,7 @@ package com.kosmosx.worker.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -16,15 +17,16 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Java engine against Hugging Face, on a model of Hugging Face's own architecture: {@code
- * model/tiny-kosmos2-hf} is a tiny random {@code Kosmos2ForConditionalGeneration} (offline Unigram
- * + Metaspace tokenizer, the processor's tag and patch tokens) exported by {@code
- * scripts/export_kosmos2.py}, whose {@code golden.json} holds the processor's ids, {@code
- * generate}'s tokens and {@code post_process_generation}'s text and boxes. No Python here: the
- * committed files are the reference.
+ * The Java engine against Hugging Face, on the shipped model, which is Hugging Face's own
+ * architecture: {@code model/tiny-kosmos} is a tiny {@code Kosmos2ForConditionalGeneration}
+ * (offline Unigram + Metaspace tokenizer, the processor's tag and patch tokens, trained on captions
+ * and grounded captions by {@code scripts/make_tiny_checkpoint.py}) exported by {@code
+ * scripts/export_kosmos2.py}, whose {@code golden.json} holds the processor's ids and pixel_values,
+ * {@code generate}'s tokens and {@code post_process_generation}'s text and boxes. No Python here:
+ * the committed files are the reference.
  */
 class ModelVerifyIT {
-  private static final Path HF = Path.of("..", "model", "tiny-kosmos2-hf");
+  private static final Path HF = Path.of("..", "model", "tiny-kosmos");
 
   @Test
   void theHuggingFaceExportMatchesItsGoldenFileInTheWorkersEngine() throws Exception {
@@ -32,10 +34,15 @@ class ModelVerifyIT {
     List<String> differences =
         ModelVerify.verify(HF, new PrintStream(log, true, StandardCharsets.UTF_8));
     assertThat(differences).isEmpty();
-    // Both prompts ran: a text one and an image one (processor ids, greedy tokens, batched).
+    // Every prompt ran: text ones and image ones (processor ids, pixel values, greedy tokens,
+    // batched, and the grounded answer's text and boxes against post_process_generation).
     assertThat(log.toString(StandardCharsets.UTF_8))
         .contains("prompt text:")
-        .contains("prompt image: 77 prompt ids");
+        // The continuation keeps the space before its first word (Metaspace), as a completion does
+        .containsPattern("prompt story: \" there was a [a-z ]+")
+        // and the grounded answer has a labelled object with a box
+        .containsPattern("prompt image: \"[^\"]+\" \\[[a-z ]+@\\d+-\\d+\\(0\\.\\d+,")
+        .contains("prompt caption:");
   }
 
   @Test
@@ -46,20 +53,26 @@ class ModelVerifyIT {
     }
     ObjectMapper json = new ObjectMapper();
     ObjectNode golden = (ObjectNode) json.readTree(HF.resolve("golden.json").toFile());
-    ArrayNode imageIds = (ArrayNode) golden.path("prompts").get(1).path("ids");
+    JsonNode image = golden.path("prompts").get(2);
+    assertThat(image.path("name").asText()).isEqualTo("image");
+    ArrayNode imageIds = (ArrayNode) image.path("ids");
     imageIds.set(3, imageIds.get(3).asLong() + 1); // Hugging Face "said" another token
     ArrayNode box =
         (ArrayNode) golden.path("grounding").get(0).path("entities").get(0).path("boxes").get(0);
     box.set(0, 0.5); // and another box
+    ArrayNode pixel = (ArrayNode) image.path("image").path("pixel_values_sample").get(1);
+    pixel.set(3, pixel.get(3).asDouble() + 0.01); // and another pixel value
     json.writeValue(copy.resolve("golden.json").toFile(), golden);
 
     List<String> differences =
         ModelVerify.verify(copy, new PrintStream(new ByteArrayOutputStream()));
     assertThat(differences)
         .anyMatch(d -> d.startsWith("prompt image: greedy tokens"))
-        .anyMatch(d -> d.startsWith("prompt image in a batch of 2"))
+        .anyMatch(d -> d.startsWith("prompt image in a batch of 4"))
+        .anyMatch(d -> d.startsWith("prompt image: pixel_values[0,112,80]"))
         .anyMatch(d -> d.startsWith("grounding") && d.contains("entities"))
-        .noneMatch(d -> d.startsWith("prompt text"));
+        .noneMatch(d -> d.startsWith("prompt text"))
+        .noneMatch(d -> d.startsWith("prompt caption"));
 
     // The command: exit 1 with the differences; 0 on the committed directory.
     Process p =
@@ -83,12 +96,11 @@ class ModelVerifyIT {
                     copy.resolve("nowhere"), new PrintStream(OutputStream.nullOutputStream())))
         .isInstanceOf(java.io.IOException.class)
         .hasMessageContaining("golden.json is missing");
-    // A golden file with nothing to compare (the hand-made tiny model's) is not a pass either.
+    // A golden file with nothing to compare is not a pass either.
+    golden.putArray("prompts");
+    json.writeValue(copy.resolve("golden.json").toFile(), golden);
     org.assertj.core.api.Assertions.assertThatThrownBy(
-            () ->
-                ModelVerify.verify(
-                    Path.of("..", "model", "tiny-kosmos"),
-                    new PrintStream(OutputStream.nullOutputStream())))
+            () -> ModelVerify.verify(copy, new PrintStream(OutputStream.nullOutputStream())))
         .isInstanceOf(java.io.IOException.class)
         .hasMessageContaining("has no prompts");
   }
