@@ -139,9 +139,10 @@ class Decoder(nn.Module):
             v = v.view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
             k_cache[i, :, :, start:s] = k
             v_cache[i, :, :, start:s] = v
-            att = torch.matmul(q, k_cache[i, :, :, :s].transpose(-1, -2))
+            # Scores, mask and softmax in float32 (-1e9 does not fit fp16).
+            att = torch.matmul(q, k_cache[i, :, :, :s].transpose(-1, -2)).float()
             att = att.masked_fill(torch.logical_not(mask), -1.0e9)
-            att = torch.softmax(att.float(), dim=-1).to(v.dtype)
+            att = torch.softmax(att, dim=-1).to(v.dtype)
             out = torch.matmul(att, v_cache[i, :, :, :s]).transpose(1, 2).reshape(b, t, d)
             out = blk.inner(out)
             h = residual + blk.o(out)
@@ -231,6 +232,10 @@ def main():
     hf.requires_grad_(False)
     tcfg = hf.config.text_config
     dtype = torch.float16 if args.fp16 else torch.float32
+    # The export shares Hugging Face's weight tensors, so convert the model itself: the reference
+    # then runs in the same precision as the export (fp16 on the same device is the comparison
+    # that means something; fp16 against fp32 differs by rounding, not by mistakes).
+    hf = hf.to(dtype)
     tolerance = args.tolerance or (5e-2 if args.fp16 else 1e-3)
     size = hf.config.vision_config.image_size
     with torch.no_grad():
@@ -268,6 +273,7 @@ def main():
         "object_token_id": ids("<object>"), "object_end_token_id": ids("</object>"),
         "delimiter_token_id": ids("</delimiter_of_multi_objects/>"),
         "patch_index_token_offset": ids("<patch_index_0000>"), "num_patch_index_tokens": 1024,
+        "dtype": "float16" if args.fp16 else "float32",
     }
     with open(os.path.join(args.out_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=2)

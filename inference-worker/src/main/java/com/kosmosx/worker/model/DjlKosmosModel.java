@@ -40,6 +40,10 @@ public final class DjlKosmosModel implements LanguageModel {
   private final PtSymbolBlock block;
   private final NDManager manager;
   private final ModelConfig config;
+
+  /** The weights' precision: the KV cache, image embeddings and pixels are created in it. */
+  private final DataType weights;
+
   private final int prefillChunk;
   private final Device device;
   // Time spent inside TorchScript method calls, so a benchmark can tell the Java loop's overhead.
@@ -47,6 +51,7 @@ public final class DjlKosmosModel implements LanguageModel {
 
   public DjlKosmosModel(ModelDirectory dir, Device device, int prefillChunk) {
     this.config = dir.config();
+    this.weights = config.halfPrecision() ? DataType.FLOAT16 : DataType.FLOAT32;
     this.prefillChunk = prefillChunk;
     this.device = device;
     try {
@@ -194,8 +199,8 @@ public final class DjlKosmosModel implements LanguageModel {
       capacity = longest + Math.max(1, mostNew);
       Shape cacheShape =
           new Shape(config.numLayers(), b, config.numHeads(), capacity, config.headDim());
-      kCache = batchManager.zeros(cacheShape, DataType.FLOAT32);
-      vCache = batchManager.zeros(cacheShape, DataType.FLOAT32);
+      kCache = batchManager.zeros(cacheShape, weights);
+      vCache = batchManager.zeros(cacheShape, weights);
       positions = new int[b];
     }
 
@@ -248,7 +253,7 @@ public final class DjlKosmosModel implements LanguageModel {
           NDArray embeds =
               start == 0 && imageEmbeds != null
                   ? imageEmbeds
-                  : step.zeros(new Shape(1, 0, config.hiddenSize()), DataType.FLOAT32);
+                  : step.zeros(new Shape(1, 0, config.hiddenSize()), weights);
           logits =
               call(
                   "prefill",
@@ -276,7 +281,11 @@ public final class DjlKosmosModel implements LanguageModel {
       for (int i = 0; i < images.size(); i++) {
         System.arraycopy(images.get(i), 0, all, i * 3 * s * s, 3 * s * s);
       }
-      NDArray pixels = batchManager.create(all, new Shape(images.size(), 3, s, s));
+      NDArray floats = batchManager.create(all, new Shape(images.size(), 3, s, s));
+      NDArray pixels = weights == DataType.FLOAT32 ? floats : floats.toType(weights, false);
+      if (pixels != floats) {
+        floats.close();
+      }
       IValue in = IValue.from((PtNDArray) pixels);
       long t0 = System.nanoTime();
       try (IValue out = IValueUtils.runMethod(block, "encode_image", in)) {

@@ -32,7 +32,13 @@ public record ModelConfig(
     int imageEndTokenId,
     int groundingTokenId,
     int patchIndexTokenOffset,
-    int numPatchIndexTokens) {
+    int numPatchIndexTokens,
+    String dtype) {
+
+  /** True for weights exported with {@code --fp16}: caches and pixels are half precision too. */
+  public boolean halfPrecision() {
+    return "float16".equals(dtype);
+  }
 
   private static final ObjectMapper MAPPER =
       new ObjectMapper()
@@ -64,6 +70,9 @@ public record ModelConfig(
     }
     if (imageMean == null || imageMean.length != 3 || imageStd == null || imageStd.length != 3) {
       p.add("image_mean and image_std need three values each");
+    }
+    if (dtype != null && !dtype.equals("float32") && !dtype.equals("float16")) {
+      p.add("dtype must be float32 or float16, not " + dtype);
     }
     if (eosTokenId < 0 || eosTokenId >= Math.max(vocabSize, 1)) {
       p.add("eos_token_id is outside the vocabulary");

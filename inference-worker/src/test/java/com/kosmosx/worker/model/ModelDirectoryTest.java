@@ -37,9 +37,10 @@ class ModelDirectoryTest {
   void anIncompleteConfigIsRefusedWithReasons(@TempDir Path dir) throws Exception {
     Files.writeString(dir.resolve("model.pt"), "x");
     Files.writeString(dir.resolve("tokenizer.json"), "{}");
-    Files.writeString(dir.resolve("config.json"), "{\"vocab_size\": 10}");
+    Files.writeString(dir.resolve("config.json"), "{\"vocab_size\": 10, \"dtype\": \"bfloat16\"}");
     assertThatThrownBy(() -> ModelDirectory.open(dir))
         .hasMessageContaining("max_context")
-        .hasMessageContaining("image_mean");
+        .hasMessageContaining("image_mean")
+        .hasMessageContaining("dtype must be float32 or float16, not bfloat16");
   }
 }

@@ -45,6 +45,22 @@ class ModelVerifyIT {
         .contains("prompt caption:");
   }
 
+  /**
+   * The same checkpoint exported with {@code --fp16} (what GPU serving uses): config.json says
+   * float16, so the engine creates the KV cache, image embeddings and pixels in half precision; its
+   * golden file is Hugging Face's model in fp16 (on this CPU), and every token matches.
+   */
+  @Test
+  void theHalfPrecisionExportMatchesHuggingFaceInHalfPrecision() throws Exception {
+    Path fp16 = Path.of("..", "model", "tiny-kosmos-fp16");
+    assertThat(ModelDirectory.open(fp16).config().halfPrecision()).isTrue();
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    List<String> differences =
+        ModelVerify.verify(fp16, new PrintStream(log, true, StandardCharsets.UTF_8));
+    assertThat(differences).as(log.toString(StandardCharsets.UTF_8)).isEmpty();
+    assertThat(log.toString(StandardCharsets.UTF_8)).contains("prompt image:");
+  }
+
   @Test
   void aDifferenceIsReportedAndTheCommandExitsNonZero() throws Exception {
     Path copy = Files.createTempDirectory("model-verify");
