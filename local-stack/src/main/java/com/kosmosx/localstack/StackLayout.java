@@ -120,6 +120,33 @@ public record StackLayout(
     return "http://localhost:" + apiPort;
   }
 
+  /**
+   * The model directory the workers load: {@code KOSMOS_MODEL_DIR} (relative to the project root
+   * when not absolute), else the shipped {@code model/tiny-kosmos}.
+   */
+  public Path modelDir() {
+    String dir = settings.get("KOSMOS_MODEL_DIR");
+    return dir == null || dir.isBlank() ? root.resolve("model/tiny-kosmos") : root.resolve(dir);
+  }
+
+  /**
+   * The API's context limit: 20,000 tokens (API.md), or the model's own {@code max_context} when
+   * smaller (2,048 for Kosmos-2's weights), so a prompt the model cannot take is refused at submit
+   * with {@code context_length_exceeded} instead of failing in the worker.
+   */
+  int maxContextTokens() {
+    try {
+      int model =
+          new com.fasterxml.jackson.databind.ObjectMapper()
+              .readTree(modelDir().resolve("config.json").toFile())
+              .path("max_context")
+              .asInt(20_000);
+      return Math.min(20_000, model > 0 ? model : 20_000);
+    } catch (java.io.IOException e) {
+      return 20_000; // the worker names the missing file when it refuses to start
+    }
+  }
+
   /** The processes in start order; they are stopped in reverse. */
   public List<ServiceSpec> services() {
     Map<String, String> common =
@@ -180,7 +207,12 @@ public record StackLayout(
                         // The local stack is for development: webhooks may go to a local receiver.
                         "KOSMOS_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1",
                         "KOSMOS_TOKENIZER",
-                            root.resolve("model/tiny-kosmos/tokenizer.json").toString(),
+                            settings.getOrDefault(
+                                "KOSMOS_TOKENIZER",
+                                modelDir().resolve("tokenizer.json").toString()),
+                        "KOSMOS_MAX_CONTEXT_TOKENS",
+                            settings.getOrDefault(
+                                "KOSMOS_MAX_CONTEXT_TOKENS", String.valueOf(maxContextTokens())),
                         "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
                 null,
                 "http://localhost:" + apiAdminPort + "/healthcheck"),
@@ -222,7 +254,7 @@ public record StackLayout(
                 "KOSMOS_WORKER_ADMIN_PORT",
                 String.valueOf(adminPort),
                 "KOSMOS_MODEL_DIR",
-                root.resolve("model/tiny-kosmos").toString(),
+                modelDir().toString(),
                 // The first worker serves the default dedicated lane too, so a dedicated plan set
                 // on the local stack gets its jobs run instead of queued forever.
                 "KOSMOS_WORKER_LANES",
