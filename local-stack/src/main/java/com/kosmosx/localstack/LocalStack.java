@@ -648,14 +648,14 @@ public final class LocalStack {
         done);
   }
 
-  /** A 64×48 picture for the tour: a red disc on a blue-green gradient, as a base64 PNG. */
+  /** A 64×48 picture for the tour: a red disc on a light blue ground, as a base64 PNG. */
   static String tourImage() {
     java.awt.image.BufferedImage img =
         new java.awt.image.BufferedImage(64, 48, java.awt.image.BufferedImage.TYPE_INT_RGB);
     for (int y = 0; y < 48; y++) {
       for (int x = 0; x < 64; x++) {
         boolean disc = (x - 22) * (x - 22) + (y - 24) * (y - 24) < 14 * 14;
-        img.setRGB(x, y, disc ? 0xdc1e1e : (40 + x * 2) << 16 | (90 + y * 2) << 8 | 160);
+        img.setRGB(x, y, disc ? 0xdc1e1e : 0x96bef0);
       }
     }
     try {

@@ -36,7 +36,7 @@ import java.util.Map;
  *   ./kosmos build
  *   java -cp "$(cat .kosmos/classpath.txt)" com.kosmosx.worker.bench.DecodeBenchmark \
  *       [--model model/tiny-kosmos] [--tokens 128] [--runs 5] [--device cpu] [--json out.json]
- *       [--batches 1,4,16] [--long-context 19900]
+ *       [--batches 1,4,16] [--long-context 19900 (0: skip the context figures)]
  * </pre>
  *
  * It also reports the load (model file to a ready engine, start-up check included) and the
@@ -118,30 +118,33 @@ public final class DecodeBenchmark {
       json.put("batch", batches);
 
       // 2. Per-token decode time by context length (decode steps only, after the prefill).
+      boolean contexts = !opt.getOrDefault("long-context", "19900").equals("0");
       int longContext =
           Math.min(
               Integer.parseInt(opt.getOrDefault("long-context", "19900")),
               model.config().maxContext() - 64 - 1);
-      double at1k = perToken(m, g, Math.min(1_000, longContext / 2), 64);
-      double at20k = perToken(m, g, longContext, 64);
-      System.out.printf(
-          Locale.ROOT,
-          "  decode ms/token at 1k context %.3f, at %d %.3f: ratio %.2fx (goal <= 2x)%n",
-          at1k,
-          longContext,
-          at20k,
-          at20k / at1k);
-      json.put(
-          "context",
-          Map.of(
-              "ms_per_token_1k",
-              round(at1k),
-              "ms_per_token_20k",
-              round(at20k),
-              "long_context",
-              longContext,
-              "ratio",
-              round(at20k / at1k)));
+      double at1k = contexts ? perToken(m, g, Math.min(1_000, longContext / 2), 64) : 0;
+      double at20k = contexts ? perToken(m, g, longContext, 64) : 0;
+      if (contexts) {
+        System.out.printf(
+            Locale.ROOT,
+            "  decode ms/token at 1k context %.3f, at %d %.3f: ratio %.2fx (goal <= 2x)%n",
+            at1k,
+            longContext,
+            at20k,
+            at20k / at1k);
+        json.put(
+            "context",
+            Map.of(
+                "ms_per_token_1k",
+                round(at1k),
+                "ms_per_token_20k",
+                round(at20k),
+                "long_context",
+                longContext,
+                "ratio",
+                round(at20k / at1k)));
+      }
 
       // 3. Java overhead at batch 1.
       long native0 = m.nativeNanos();
