@@ -403,7 +403,7 @@ class EndToEndIT {
   @Order(7)
   void cancelStopsARunningJobWithinASecondAndAQueuedOneNeverRuns() throws Exception {
     String key = newKey("cxl");
-    // A ~18,750-token prompt (25 tokens a sentence): its prefill alone keeps the worker busy for
+    // A ~17,000-token prompt (23 tokens a sentence): its prefill alone keeps the worker busy for
     // seconds.
     String longPrompt = "The quick brown fox jumps over the lazy dog. ".repeat(750);
     String running =
@@ -483,8 +483,9 @@ class EndToEndIT {
             HttpResponse.BodyHandlers.ofString());
     assertThat(plan.statusCode()).as(plan.body()).isEqualTo(200);
 
-    // A backlog on the shared lane: long prompts whose prefill keeps the worker busy.
-    String prompt = "The robot walked to the beach and looked at the waves. ".repeat(300);
+    // A backlog on the shared lane: long prompts whose prefill keeps the worker busy (about 3,800
+    // tokens each with the shipped SentencePiece tokenizer, 29 a sentence).
+    String prompt = "The robot walked to the beach and looked at the waves. ".repeat(130);
     List<String> backlog = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
       backlog.add(
