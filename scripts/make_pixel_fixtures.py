@@ -6,8 +6,8 @@
 For each fixture (sizes and kinds a customer sends: a tiny image that is enlarged, a 4000x3000
 photo that is shrunk 18x, a portrait, greyscale, a palette PNG, a PNG with transparency, a CMYK
 JPEG) it writes the file and NAME.expected.png: the 224x224 RGB image that Kosmos2Processor's
-image processor (CLIPImageProcessor, PIL backend: convert("RGB"), bicubic resize to 224x224, a
-no-op centre crop) produces before rescaling and normalising. The script checks that the
+image processor (CLIPImageProcessor, PIL backend, with Kosmos-2's use_square_size: convert("RGB"),
+bicubic resize to 224x224, a no-op centre crop) produces before rescaling and normalising. The script checks that the
 processor's pixel_values are exactly that image, rescaled and normalised (so comparing with the
 PNG is comparing with the processor), and writes pixels.json with the mean and std it used.
 CI reads the files; it never runs Python.
@@ -67,8 +67,7 @@ def main():
         os.path.dirname(__file__), "..", "api-service", "src", "test", "resources", "pixels")
     os.makedirs(out, exist_ok=True)
     processor = CLIPImageProcessorPil(
-        size={"height": 224, "width": 224}, crop_size={"height": 224, "width": 224},
-        do_center_crop=True, image_mean=MEAN, image_std=STD)
+        use_square_size=True, image_mean=MEAN, image_std=STD)
     names = []
     for name, img, kw in fixtures():
         path = os.path.join(out, name)

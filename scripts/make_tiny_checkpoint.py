@@ -168,12 +168,13 @@ def main():
     fast = XLMRobertaTokenizerFast(tokenizer_file=raw, bos_token="<s>", eos_token="</s>",
                                    unk_token="<unk>", pad_token="<pad>", cls_token="<s>",
                                    sep_token="</s>", mask_token="<unk>")
-    # The PIL backend: what a machine without torchvision has. microsoft/kosmos-2-patch14-224's
-    # preprocessor_config.json: resize to 224 x 224 (both sides, no aspect-preserving resize),
-    # bicubic, then a 224 x 224 centre crop that is a no-op, CLIP mean and std.
+    # The PIL backend: what a machine without torchvision has. Kosmos-2's preprocessor config
+    # sets use_square_size, which transformers' CLIPImageProcessor keeps "for backwards
+    # compatibility of KOSMOS-2": resize to 224 x 224 (squashed, no aspect-preserving resize),
+    # bicubic, then a 224 x 224 centre crop that is a no-op, CLIP mean and std. (The same
+    # processor as an explicit size={"height": 224, "width": 224}: its to_dict() is identical.)
     image_processor = CLIPImageProcessorPil(
-        size={"height": 224, "width": 224}, crop_size={"height": 224, "width": 224},
-        do_center_crop=True, image_mean=[0.48145466, 0.4578275, 0.40821073],
+        use_square_size=True, image_mean=[0.48145466, 0.4578275, 0.40821073],
         image_std=[0.26862954, 0.26130258, 0.27577711])
     processor = Kosmos2Processor(image_processor, fast)
     os.remove(raw)
