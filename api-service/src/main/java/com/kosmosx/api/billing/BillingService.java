@@ -111,20 +111,28 @@ public final class BillingService {
     return date;
   }
 
+  /** A {@code ?month=} query parameter. */
   public static YearMonth month(String value) {
+    return month(value, "Query parameter");
+  }
+
+  /**
+   * A month, YYYY-MM; {@code where} names it in the problem's detail ("Query parameter" or "Path
+   * segment"), so a client is told where its mistake is.
+   */
+  public static YearMonth month(String value, String where) {
     if (value == null) {
-      throw ApiProblem.validation("Query parameter 'month' is required (YYYY-MM).", "month");
+      throw ApiProblem.validation(where + " 'month' is required (YYYY-MM).", "month");
     }
     YearMonth month;
     try {
       month = YearMonth.parse(value);
     } catch (DateTimeParseException e) {
-      throw ApiProblem.validation("Query parameter 'month' is YYYY-MM.", "month");
+      throw ApiProblem.validation(where + " 'month' is YYYY-MM.", "month");
     }
     if (month.getYear() < MIN_YEAR || month.getYear() > MAX_YEAR) {
       throw ApiProblem.validation(
-          "Query parameter 'month' is between " + MIN_YEAR + "-01 and " + MAX_YEAR + "-12.",
-          "month");
+          where + " 'month' is between " + MIN_YEAR + "-01 and " + MAX_YEAR + "-12.", "month");
     }
     return month;
   }

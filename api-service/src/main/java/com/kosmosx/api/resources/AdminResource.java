@@ -167,7 +167,8 @@ public final class AdminResource {
   @Path("/invoices/{month}/close")
   public Map<String, Object> closeMonth(
       @PathParam("month") String month, @jakarta.ws.rs.core.Context SecurityContext sc) {
-    return billing.close(BillingService.month(month), ApiKeyResource.caller(sc).keyId());
+    return billing.close(
+        BillingService.month(month, "Path segment"), ApiKeyResource.caller(sc).keyId());
   }
 
   @GET

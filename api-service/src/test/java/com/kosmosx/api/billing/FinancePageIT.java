@@ -443,6 +443,9 @@ class FinancePageIT {
               "Authorization",
               "Bearer " + ADMIN);
       assertThat(r.statusCode()).as(month).isEqualTo(400);
+      // The month is in the path, and the problem says so.
+      assertThat(ApiTestApp.json(r).path("detail").asText()).startsWith("Path segment 'month'");
+      assertThat(ApiTestApp.json(r).path("field").asText()).isEqualTo("month");
     }
     var future =
         app.send(
