@@ -185,22 +185,8 @@ public final class ModelVerify {
         }
         if (c.has("grounding")) {
           // The worker's image answer (its text, parsed) against post_process_generation.
-          JsonNode hf = c.path("grounding");
           Grounding.Result g = Grounding.parse(alone.text());
-          if (!g.text().equals(hf.path("text").asText())) {
-            diffs.add(
-                "prompt "
-                    + name
-                    + ": text "
-                    + quote(g.text())
-                    + " != Hugging Face's "
-                    + quote(hf.path("text").asText()));
-          }
-          String entities = entities(g.entities());
-          String wantEntities = golden(hf.path("entities"));
-          if (!entities.equals(wantEntities)) {
-            diffs.add("prompt " + name + ": objects " + entities + " != " + wantEntities);
-          }
+          String entities = compare("prompt " + name, g, c.path("grounding"), diffs);
           log.printf("prompt %s: %s %s%n", name, quote(g.text()), entities);
         } else {
           log.printf("prompt %s: %s%n", name, quote(alone.text()));
@@ -238,23 +224,8 @@ public final class ModelVerify {
         }
       }
       for (JsonNode c : golden.path("grounding")) {
-        String decoded = tokenizer.decode(ids(c.path("ids")));
-        Grounding.Result g = Grounding.parse(decoded);
-        String label = quote(c.path("decoded").asText());
-        if (!g.text().equals(c.path("text").asText())) {
-          diffs.add(
-              "grounding "
-                  + label
-                  + ": text "
-                  + quote(g.text())
-                  + " != "
-                  + quote(c.path("text").asText()));
-        }
-        String entities = entities(g.entities());
-        String want = golden(c.path("entities"));
-        if (!entities.equals(want)) {
-          diffs.add("grounding " + label + ": entities " + entities + " != " + want);
-        }
+        Grounding.Result g = Grounding.parse(tokenizer.decode(ids(c.path("ids"))));
+        compare("grounding " + quote(c.path("decoded").asText()), g, c, diffs);
       }
     }
     return diffs;
@@ -305,6 +276,29 @@ public final class ModelVerify {
 
   private static long[] withoutEos(long[] ids, long eos) {
     return ids.length > 0 && ids[ids.length - 1] == eos ? Arrays.copyOf(ids, ids.length - 1) : ids;
+  }
+
+  /**
+   * Our parsed grounding against Hugging Face's {@code post_process_generation} ({@code text} and
+   * {@code entities} of {@code hf}); adds what differs to {@code diffs} under {@code label} and
+   * returns our entities as text.
+   */
+  private static String compare(
+      String label, Grounding.Result ours, JsonNode hf, List<String> diffs) {
+    if (!ours.text().equals(hf.path("text").asText())) {
+      diffs.add(
+          label
+              + ": text "
+              + quote(ours.text())
+              + " != Hugging Face's "
+              + quote(hf.path("text").asText()));
+    }
+    String entities = entities(ours.entities());
+    String want = golden(hf.path("entities"));
+    if (!entities.equals(want)) {
+      diffs.add(label + ": entities " + entities + " != " + want);
+    }
+    return entities;
   }
 
   /** Entities as comparable text: label, span and boxes rounded to 1e-6. */

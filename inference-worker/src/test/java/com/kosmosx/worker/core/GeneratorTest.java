@@ -38,12 +38,19 @@ class GeneratorTest {
   static class ScriptedModel implements LanguageModel {
     static final long POISON = 35;
     final int[] script;
+    final int vocab;
     final List<Long> fed = new ArrayList<>();
     final List<Integer> batchSizes = new ArrayList<>();
     int capacity;
     boolean closed;
 
     ScriptedModel(int... script) {
+      this(40, script);
+    }
+
+    /** Over a {@code vocab}-sized vocabulary; the last scripted token repeats. */
+    ScriptedModel(int vocab, int[] script) {
+      this.vocab = vocab;
       this.script = script;
     }
 
@@ -65,7 +72,7 @@ class GeneratorTest {
 
         @Override
         public float[] logits(int row) {
-          float[] l = new float[40];
+          float[] l = new float[vocab];
           l[script[Math.min(steps[row], script.length - 1)]] = 10;
           return l;
         }
@@ -97,7 +104,7 @@ class GeneratorTest {
 
     @Override
     public int vocabSize() {
-      return 40;
+      return vocab;
     }
 
     @Override

@@ -3,7 +3,6 @@ package com.kosmosx.worker.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.kosmosx.worker.model.HfTokenizer;
-import com.kosmosx.worker.model.LanguageModel;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -32,59 +31,17 @@ class MetaspaceDecodingTest {
     tokenizer.close();
   }
 
-  /** Emits {@code script} then EOS (2), whatever it is fed. */
-  private static LanguageModel scripted(long[] script, int vocab) {
-    return new LanguageModel() {
-      @Override
-      public Batch start(List<Prompt> prompts) {
-        return new Batch() {
-          int step;
-
-          @Override
-          public int size() {
-            return 1;
-          }
-
-          @Override
-          public float[] logits(int row) {
-            float[] l = new float[vocab];
-            l[step < script.length ? (int) script[step] : 2] = 10;
-            return l;
-          }
-
-          @Override
-          public void append(long[] tokens) {
-            step++;
-          }
-
-          @Override
-          public void keep(int[] rows) {}
-
-          @Override
-          public void close() {}
-        };
-      }
-
-      @Override
-      public int vocabSize() {
-        return vocab;
-      }
-
-      @Override
-      public int maxContext() {
-        return 20_000;
-      }
-
-      @Override
-      public void close() {}
-    };
-  }
-
   private static Generation run(String prompt, String continuation, List<String> stop) {
-    long[] script = tokenizer.encode(continuation);
-    Generator g = new Generator(scripted(script, 4096), tokenizer, 0, 2);
+    long[] ids = tokenizer.encode(continuation);
+    // The continuation's ids, then EOS (2), whatever the model is fed.
+    int[] script = new int[ids.length + 1];
+    for (int i = 0; i < ids.length; i++) {
+      script[i] = (int) ids[i];
+    }
+    script[ids.length] = 2;
+    Generator g = new Generator(new GeneratorTest.ScriptedModel(4096, script), tokenizer, 0, 2);
     return g.generate(
-        g.promptIds(prompt), script.length + 5, new Sampler(null, null, null), stop, () -> false);
+        g.promptIds(prompt), ids.length + 5, new Sampler(null, null, null), stop, () -> false);
   }
 
   /** What the continuation reads as after the prompt: decode(all) minus decode(prompt). */
