@@ -54,6 +54,8 @@ import com.kosmosx.api.resources.PingResource;
 import com.kosmosx.api.resources.SeedCompatResource;
 import com.kosmosx.api.resources.UsageResource;
 import com.kosmosx.api.resources.WebhookSecretResource;
+import com.kosmosx.api.streaming.StreamHub;
+import com.kosmosx.api.streaming.StreamRelay;
 import com.kosmosx.api.webhooks.WebhookDeliveries;
 import com.kosmosx.api.webhooks.WebhookUrlPolicy;
 import com.kosmosx.contracts.TopicAdmin;
@@ -143,6 +145,9 @@ public class ApiApplication extends Application<ApiConfiguration> {
                 .maxNumberLength(100)
                 .build());
   }
+
+  /** Streamed text an instance keeps for its readers, all jobs together (UTF-16 chars). */
+  static final long STREAM_BUFFER_CHARS = 16L * 1024 * 1024;
 
   @Override
   public void run(ApiConfiguration config, Environment env) throws Exception {
@@ -257,6 +262,17 @@ public class ApiApplication extends Application<ApiConfiguration> {
                     config.database.getUser(),
                     config.database.getPassword()));
     env.lifecycle().manage(waiters);
+    // Token deltas for the streams this instance holds, whoever took the job and ran it.
+    StreamHub hub =
+        new StreamHub(
+            () ->
+                new KafkaConsumer<>(
+                    KafkaSettings.committedReader(bootstrap, null, "kosmos-api-stream", 2000),
+                    new StringDeserializer(),
+                    new ByteArrayDeserializer()),
+            STREAM_BUFFER_CHARS);
+    waiters.onEnded(hub::ended);
+    env.lifecycle().manage(hub);
     RetentionSweeper retention =
         new RetentionSweeper(
             jdbi,
@@ -288,6 +304,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
             projector.loop(),
             rollupSink.loop(),
             waiters.loop(),
+            hub.loop(),
             retention.loop(),
             deadlines.loop()));
     loops.forEach(l -> env.healthChecks().register("loop." + l.name(), l.healthCheck()));
@@ -394,8 +411,24 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new AccountResource(accounts, keys, limits));
     jersey.register(new ApiKeyResource(keys));
     jersey.register(new WebhookSecretResource(keys));
+    StreamRelay relayToClients = new StreamRelay(hub, jobs, 1000, 2000);
     jersey.register(
-        new JobResource(jobs, limits, env.getObjectMapper(), waiters, webhooks, waitAnswers));
+        new JobResource(
+            jobs, limits, env.getObjectMapper(), waiters, webhooks, waitAnswers, relayToClients));
+    jersey.register(
+        new com.kosmosx.api.openai.OpenAiResource(
+            jobs,
+            waiters,
+            relayToClients,
+            new com.kosmosx.api.openai.ImageFetcher(
+                webhookPolicy, Duration.ofMillis(config.openai.imageFetchTimeout.toMilliseconds())),
+            env.getObjectMapper(),
+            waitAnswers,
+            config.openai.modelId,
+            config.jobs.maxContextTokens,
+            Duration.ofMillis(config.openai.maxWait.toMilliseconds())));
+    jersey.register(new com.kosmosx.api.openai.OpenAiErrorFilter());
+    jersey.register(new com.kosmosx.api.errors.RequestIdFilter());
     jersey.register(new DocsResource());
     jersey.register(new PingResource());
     DeadLetters deadLetters =

@@ -23,6 +23,20 @@ public class ApiConfiguration extends Configuration {
 
   @Valid @NotNull @JsonProperty public AuthSettings auth = new AuthSettings();
 
+  @Valid @NotNull @JsonProperty public OpenAiSettings openai = new OpenAiSettings();
+
+  /** The OpenAI-compatible routes ({@code /v1/models}, chat and completions). */
+  public static class OpenAiSettings {
+    /** The model id clients name in {@code model} and {@code GET /v1/models} lists. */
+    @NotEmpty @JsonProperty public String modelId = "kosmos-2";
+
+    /** How long a non-streaming request waits for its job before answering 504 with its id. */
+    @NotNull @JsonProperty public Duration maxWait = Duration.minutes(10);
+
+    /** Connect, answer and whole-body limit for fetching an http(s) {@code image_url}. */
+    @NotNull @JsonProperty public Duration imageFetchTimeout = Duration.seconds(10);
+  }
+
   /** Apply database migrations at start-up (safe with several instances: Liquibase locks). */
   @JsonProperty public boolean migrateOnStart = true;
 

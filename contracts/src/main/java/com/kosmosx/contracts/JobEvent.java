@@ -37,8 +37,17 @@ public record JobEvent(
     }
   }
 
-  /** Generated text and, for grounded image jobs, detected objects. */
-  public record Output(String text, List<DetectedObject> objects) {}
+  /**
+   * Generated text and, for grounded image jobs, detected objects.
+   *
+   * @param finishReason {@code stop} (end of sequence or a stop sequence) or {@code length} ({@code
+   *     max_tokens} reached); null from workers older than this field
+   */
+  public record Output(String text, List<DetectedObject> objects, String finishReason) {
+    public Output(String text, List<DetectedObject> objects) {
+      this(text, objects, null);
+    }
+  }
 
   /** A detected object with its box normalised to the original image (0..1). */
   public record DetectedObject(String label, Box box) {}

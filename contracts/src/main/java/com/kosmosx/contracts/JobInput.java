@@ -14,6 +14,8 @@ import java.util.List;
  * @param seed sampling seed for reproducible output
  * @param image the validated image, for image jobs
  * @param detectObjects image jobs: prefix {@code <grounding>} and return detected objects
+ * @param stream publish token deltas to {@link Topics#JOB_STREAM} while generating (a streaming
+ *     client is listening); null or false: only the terminal event carries the text
  */
 public record JobInput(
     String prompt,
@@ -23,7 +25,24 @@ public record JobInput(
     List<String> stop,
     Long seed,
     ImageInput image,
-    Boolean detectObjects) {
+    Boolean detectObjects,
+    Boolean stream) {
+
+  public JobInput(
+      String prompt,
+      int maxTokens,
+      Double temperature,
+      Double topP,
+      List<String> stop,
+      Long seed,
+      ImageInput image,
+      Boolean detectObjects) {
+    this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, null);
+  }
+
+  public boolean streams() {
+    return Boolean.TRUE.equals(stream);
+  }
 
   public static JobInput text(String prompt, int maxTokens) {
     return new JobInput(prompt, maxTokens, null, null, null, null, null, null);

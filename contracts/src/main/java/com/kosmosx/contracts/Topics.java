@@ -39,12 +39,25 @@ public final class Topics {
           TopicConfig.RETENTION_MS_CONFIG,
           String.valueOf(7L * 24 * 3600 * 1000));
 
+  /**
+   * Token deltas live only while someone may still be reading a stream: an hour. They are a
+   * convenience copy; the job event keeps the text for good.
+   */
+  private static final Map<String, String> STREAM =
+      Map.of(
+          TopicConfig.CLEANUP_POLICY_CONFIG,
+          TopicConfig.CLEANUP_POLICY_DELETE,
+          TopicConfig.RETENTION_MS_CONFIG,
+          String.valueOf(3600L * 1000));
+
   private static final Serde<String> KEY = Serdes.String();
 
   public static final Topic<String, JobEvent> JOB_EVENTS =
       new Topic<>("kosmos.job-events.v1", KEY, new JsonSerde<>(JobEvent.class), EVENTS);
   public static final Topic<String, JobControl> JOB_CONTROL =
       new Topic<>("kosmos.job-control.v1", KEY, new JsonSerde<>(JobControl.class), COMPACT);
+  public static final Topic<String, StreamDelta> JOB_STREAM =
+      new Topic<>("kosmos.job-stream.v1", KEY, new JsonSerde<>(StreamDelta.class), STREAM);
   public static final Topic<String, UsageEvent> USAGE =
       new Topic<>("kosmos.usage.v1", KEY, new JsonSerde<>(UsageEvent.class), DELETE);
   public static final Topic<String, AccountPlan> ACCOUNTS =
@@ -71,6 +84,7 @@ public final class Topics {
 
   /** Every fixed topic (lanes other than shared are created when a dedicated lane is set up). */
   public static List<Topic<?, ?>> all() {
-    return List.of(JOBS_SHARED, JOB_EVENTS, JOB_CONTROL, USAGE, ACCOUNTS, USAGE_ROLLUPS, JOBS_DLQ);
+    return List.of(
+        JOBS_SHARED, JOB_EVENTS, JOB_CONTROL, JOB_STREAM, USAGE, ACCOUNTS, USAGE_ROLLUPS, JOBS_DLQ);
   }
 }

@@ -10,6 +10,7 @@ import com.kosmosx.worker.core.JobConsumer;
 import com.kosmosx.worker.core.JobControls;
 import com.kosmosx.worker.core.JobRunner;
 import com.kosmosx.worker.core.PromptFormat;
+import com.kosmosx.worker.core.StreamPublisher;
 import com.kosmosx.worker.health.ModelHealthCheck;
 import com.kosmosx.worker.model.DjlKosmosModel;
 import com.kosmosx.worker.model.HfTokenizer;
@@ -120,6 +121,23 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
     LOG.info("model warmed up in {} ms", (System.nanoTime() - warm) / 1_000_000);
 
     String bootstrap = config.kafkaBootstrap;
+    StreamPublisher deltas =
+        new StreamPublisher(
+            new KafkaProducer<>(
+                new HashMap<>(
+                    KafkaSettings.bestEffortProducer(bootstrap, config.workerId + "-stream")),
+                new StringSerializer(),
+                new ByteArraySerializer()),
+            clock);
+    env.lifecycle()
+        .manage(
+            new Managed() {
+              @Override
+              public void stop() {
+                deltas.close();
+              }
+            });
+    runner.streamingTo(deltas);
     try (Admin admin = Admin.create(KafkaSettings.admin(bootstrap, config.workerId + "-admin"))) {
       List<com.kosmosx.contracts.Topic<?, ?>> topics = new ArrayList<>(Topics.all());
       config.lanes.forEach(l -> topics.add(Topics.jobs(l)));

@@ -63,6 +63,23 @@ public final class KafkaSettings {
   }
 
   /**
+   * A best-effort producer for data whose truth lives elsewhere (token deltas): one ack, no retries
+   * worth waiting for, and a send that never blocks the caller for long when the broker is away (it
+   * fails fast and the caller drops the record).
+   */
+  public static Map<String, Object> bestEffortProducer(String bootstrap, String clientId) {
+    Map<String, Object> m = base(bootstrap, clientId);
+    m.put(ProducerConfig.ACKS_CONFIG, "1");
+    m.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
+    m.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+    m.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 50);
+    m.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 5_000);
+    m.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 10_000);
+    m.put(ProducerConfig.BUFFER_MEMORY_CONFIG, 8L * 1024 * 1024);
+    return m;
+  }
+
+  /**
    * A transactional producer (exactly-once with the consumed offsets). Transactions here are short
    * (no model run inside one); a dead worker's open one is aborted by the broker after 30 s, or at
    * once when the same transactional id starts again.

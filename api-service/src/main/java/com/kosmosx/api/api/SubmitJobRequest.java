@@ -17,7 +17,10 @@ public record SubmitJobRequest(
    */
   public record Webhook(String url, List<String> events) {}
 
-  /** The job input; text jobs use the prompt and the generation settings. */
+  /**
+   * The job input; text jobs use the prompt and the generation settings. {@code stream: true} asks
+   * the worker to publish the text token by token for {@code GET /v1/jobs/{id}/events}.
+   */
   public record Input(
       String prompt,
       Integer maxTokens,
@@ -26,5 +29,18 @@ public record SubmitJobRequest(
       List<String> stop,
       Long seed,
       String image,
-      Boolean detectObjects) {}
+      Boolean detectObjects,
+      Boolean stream) {
+    public Input(
+        String prompt,
+        Integer maxTokens,
+        Double temperature,
+        Double topP,
+        List<String> stop,
+        Long seed,
+        String image,
+        Boolean detectObjects) {
+      this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, null);
+    }
+  }
 }

@@ -17,11 +17,16 @@ import java.io.InputStream;
 @PreMatching
 @Priority(Priorities.HEADER_DECORATOR)
 public final class BodyLimitFilter implements ContainerRequestFilter {
+  /** Submissions whose body may carry an image. */
+  private static final java.util.Set<String> CARRIES_IMAGES =
+      java.util.Set.of("v1/jobs", "v1/chat/completions");
+
   private final long defaultMaxBytes;
   private final long jobMaxBytes;
 
   /**
-   * @param jobMaxBytes the limit of {@code POST /v1/jobs}, whose body may carry an image
+   * @param jobMaxBytes the limit of {@code POST /v1/jobs} and {@code POST /v1/chat/completions},
+   *     whose bodies may carry an image
    */
   public BodyLimitFilter(long maxBytes, long jobMaxBytes) {
     this.defaultMaxBytes = maxBytes;
@@ -32,7 +37,7 @@ public final class BodyLimitFilter implements ContainerRequestFilter {
   public void filter(ContainerRequestContext ctx) {
     String path = ctx.getUriInfo().getPath();
     long maxBytes =
-        "POST".equals(ctx.getMethod()) && ("v1/jobs".equals(path) || "/v1/jobs".equals(path))
+        "POST".equals(ctx.getMethod()) && CARRIES_IMAGES.contains(path.replaceFirst("^/", ""))
             ? jobMaxBytes
             : defaultMaxBytes;
     String length = ctx.getHeaderString(HttpHeaders.CONTENT_LENGTH);

@@ -151,7 +151,8 @@ public final class JobEventProjector extends TopicFollower<JobEvent> {
             ? null
             : o.objects().stream()
                 .map(d -> new JobEvent.DetectedObject(nulFree(d.label()), d.box()))
-                .toList());
+                .toList(),
+        o.finishReason());
   }
 
   private static String nulFree(String s) {

@@ -254,7 +254,8 @@ public final class JobService {
         in.stop(),
         in.seed(),
         new ImageInput(null, i.width(), i.height(), i.format(), i.sha256()),
-        in.detectObjects());
+        in.detectObjects(),
+        in.stream());
   }
 
   public JobView find(Caller caller, String jobId) {

@@ -188,7 +188,8 @@ public final class JobValidator {
         stop,
         in.seed(),
         picture,
-        image ? (in.detectObjects() == null ? Boolean.TRUE : in.detectObjects()) : null);
+        image ? (in.detectObjects() == null ? Boolean.TRUE : in.detectObjects()) : null,
+        Boolean.TRUE.equals(in.stream()) ? Boolean.TRUE : null);
   }
 
   private static void checkMetadata(Map<String, String> metadata) {

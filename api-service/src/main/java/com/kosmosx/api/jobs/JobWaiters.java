@@ -35,6 +35,8 @@ public final class JobWaiters extends BackgroundLoop {
   private final ConnectionFactory connections;
   private final ConcurrentHashMap<String, CompletableFuture<Void>> waiting =
       new ConcurrentHashMap<>();
+  private final java.util.List<java.util.function.Consumer<String>> listeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile boolean listening;
   private Connection connection;
   private PGConnection pg;
@@ -61,8 +63,16 @@ public final class JobWaiters extends BackgroundLoop {
     return mine;
   }
 
+  /** Also tells {@code listener} of every job end announced to this instance (streams). */
+  public void onEnded(java.util.function.Consumer<String> listener) {
+    listeners.add(listener);
+  }
+
   /** Completes the waiters of a job (the listener calls this; tests may too). */
   public void ended(String jobId) {
+    for (java.util.function.Consumer<String> l : listeners) {
+      l.accept(jobId);
+    }
     CompletableFuture<Void> f = waiting.remove(jobId);
     if (f != null) {
       f.complete(null);

@@ -13,6 +13,8 @@ import com.kosmosx.api.errors.ApiProblem;
 import com.kosmosx.api.jobs.ImageNormalizer;
 import com.kosmosx.api.jobs.JobService;
 import com.kosmosx.api.jobs.JobWaiters;
+import com.kosmosx.api.streaming.Sse;
+import com.kosmosx.api.streaming.StreamRelay;
 import com.kosmosx.api.webhooks.WebhookDeliveries;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
@@ -61,10 +63,12 @@ public final class JobResource {
   private final JobWaiters waiters;
   private final WebhookDeliveries deliveries;
   private final Executor executor;
+  private final StreamRelay relay;
 
   /**
    * @param mapper the strict REST mapper, for the JSON part of a multipart submission
    * @param executor runs the answers of waiting requests (never the listener's thread)
+   * @param relay streams a job's events ({@code GET /v1/jobs/{id}/events})
    */
   public JobResource(
       JobService jobs,
@@ -72,7 +76,9 @@ public final class JobResource {
       ObjectMapper mapper,
       JobWaiters waiters,
       WebhookDeliveries deliveries,
-      Executor executor) {
+      Executor executor,
+      StreamRelay relay) {
+    this.relay = relay;
     this.jobs = jobs;
     this.limits = limits;
     this.mapper = mapper;
@@ -233,6 +239,92 @@ public final class JobResource {
   @Path("/{id}")
   public JobView get(@Context SecurityContext security, @PathParam("id") String id) {
     return jobs.find(caller(security), id);
+  }
+
+  /** The id of the last event of a native stream: a client resuming after it gets 204. */
+  static final String END_EVENT_ID = "end";
+
+  /**
+   * The job's life as Server-Sent Events: {@code started}, {@code delta} ({@code {"offset",
+   * "text"}}, id = the output's length so far) and {@code completed} (the job object, id {@value
+   * #END_EVENT_ID}). Text jobs submitted with {@code input.stream: true} stream token by token;
+   * other jobs deliver their text in one delta at the end. Resumable: {@code Last-Event-ID} (what
+   * EventSource sends on reconnecting) continues after that event; after the end it is 204, which
+   * tells EventSource to stop. Watching does not affect the job: a client that goes away cancels
+   * nothing (the OpenAI routes' streams do).
+   */
+  @GET
+  @Path("/{id}/events")
+  @Produces({"text/event-stream", MediaType.APPLICATION_JSON})
+  public Response events(
+      @Context SecurityContext security,
+      @PathParam("id") String id,
+      @HeaderParam("Last-Event-ID") String lastEventId) {
+    Caller caller = caller(security);
+    jobs.find(caller, id); // 404 for another account's job, before the stream starts
+    String last = lastEventId == null ? null : lastEventId.trim();
+    if (END_EVENT_ID.equals(last)) {
+      return Response.noContent().build();
+    }
+    int from = 0;
+    boolean resumed = false;
+    if (last != null && last.matches("\\d{1,9}")) {
+      from = Integer.parseInt(last);
+      resumed = true;
+    }
+    int start = from;
+    boolean sawStart = resumed;
+    org.glassfish.jersey.server.ChunkedOutput<String> body = Sse.body();
+    relay.start(
+        () -> {
+          try (Sse sse = new Sse(body)) {
+            sse.retry(1000);
+            relay.relay(caller, id, start, sawStart, sse, new NativeFrames(id));
+          }
+        });
+    return Response.ok(body, "text/event-stream")
+        .header("Cache-Control", "no-cache")
+        .header("X-Accel-Buffering", "no")
+        .build();
+  }
+
+  /** Native event frames: started, delta, completed. */
+  private final class NativeFrames implements StreamRelay.Frames {
+    private final String jobId;
+
+    NativeFrames(String jobId) {
+      this.jobId = jobId;
+    }
+
+    @Override
+    public void started(Sse sse) throws IOException {
+      sse.event("started", "0", json(Map.of("id", jobId, "status", "running")));
+    }
+
+    @Override
+    public void text(Sse sse, int offset, String text, Double engineFirstTokenMs)
+        throws IOException {
+      sse.event(
+          "delta",
+          Integer.toString(offset + text.length()),
+          json(Map.of("offset", offset, "text", text)));
+    }
+
+    @Override
+    public void ended(Sse sse, JobView job, int offset, String rest) throws IOException {
+      if (!rest.isEmpty()) {
+        text(sse, offset, rest, null);
+      }
+      sse.event("completed", END_EVENT_ID, json(job));
+    }
+  }
+
+  private String json(Object value) {
+    try {
+      return mapper.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot serialise an event", e);
+    }
   }
 
   @POST

@@ -55,13 +55,24 @@ public final class Generator {
    * @param inputTokens the prompt's billable token count
    * @param sampler a fresh sampler per call: a retry after a batch failure starts over from it
    * @param stopNow polled every step; true interrupts this sequence
+   * @param stream report the text as it is generated ({@link Listener#delta})
    */
   public record Request(
       LanguageModel.Prompt prompt,
       int inputTokens,
       Supplier<Sampler> sampler,
       List<String> stop,
-      BooleanSupplier stopNow) {
+      BooleanSupplier stopNow,
+      boolean stream) {
+    public Request(
+        LanguageModel.Prompt prompt,
+        int inputTokens,
+        Supplier<Sampler> sampler,
+        List<String> stop,
+        BooleanSupplier stopNow) {
+      this(prompt, inputTokens, sampler, stop, stopNow, false);
+    }
+
     public int maxTokens() {
       return prompt.maxNewTokens();
     }
@@ -79,6 +90,16 @@ public final class Generator {
      * them together (the worker commits them in one transaction). Also called before returning.
      */
     default void stepEnded() {}
+
+    /**
+     * New text of a streaming sequence that has not ended: {@code text} starts at {@code offset} of
+     * its output text. Only whole characters and whole pieces are reported, and never text that a
+     * stop sequence may still cut; the rest comes with {@link #finished}. Called on the decode
+     * thread: it must not block.
+     *
+     * @param engineFirstTokenMs on the sequence's first delta: prefill to first token; else null
+     */
+    default void delta(int request, int offset, String text, Double engineFirstTokenMs) {}
   }
 
   /** Generates one sequence (a batch of one). */
@@ -138,6 +159,10 @@ public final class Generator {
       prompts.add(r.prompt());
     }
     List<State> active = new ArrayList<>(Arrays.asList(states));
+    long startedNanos = System.nanoTime();
+    for (State s : states) {
+      s.startedNanos = startedNanos;
+    }
     LanguageModel.Batch batch;
     try {
       // A long prefill is abandoned once no sequence in it still wants its result.
@@ -174,6 +199,9 @@ public final class Generator {
           if (finish != null) {
             listener.finished(s.index, s.result(finish));
             continue;
+          }
+          if (s.request.stream()) {
+            s.stream(listener);
           }
           next.add(s);
           keep[kept++] = row;
@@ -225,7 +253,16 @@ public final class Generator {
     final Sampler sampler;
     final long[] out;
     final int tail;
+    final int holdBack;
     int n;
+    // Streaming (vLLM's incremental detokenisation): tokens [prefix, read) are already in
+    // `streamed`'s text; `sent` chars of it have been reported.
+    long startedNanos;
+    long firstTokenNanos;
+    int prefix;
+    int read;
+    int sent;
+    final StringBuilder streamed = new StringBuilder();
 
     State(int index, Request request) {
       this.index = index;
@@ -233,10 +270,9 @@ public final class Generator {
       this.sampler = request.sampler().get();
       this.out = new long[request.maxTokens()];
       List<String> stop = request.stop();
-      this.tail =
-          stop == null || stop.isEmpty()
-              ? 0
-              : stop.stream().mapToInt(String::length).max().orElse(0) + 8;
+      int longestStop = stop == null ? 0 : stop.stream().mapToInt(String::length).max().orElse(0);
+      this.tail = longestStop == 0 ? 0 : longestStop + 8;
+      this.holdBack = Math.max(0, longestStop - 1);
     }
 
     long last() {
@@ -253,6 +289,9 @@ public final class Generator {
         return "stop";
       }
       out[n++] = token;
+      if (n == 1) {
+        firstTokenNanos = System.nanoTime();
+      }
       if (tail > 0) {
         String recent = textOf(Math.max(0, n - tail), n);
         if (request.stop().stream().anyMatch(recent::contains)) {
@@ -285,6 +324,31 @@ public final class Generator {
       String head = tokenizer.decode(new long[] {context});
       String full = tokenizer.decode(with);
       return full.startsWith(head) ? full.substring(head.length()) : tokenizer.decode(range);
+    }
+
+    /**
+     * Reports the text that became final this step. Decodes only the tokens since the last whole
+     * piece ({@link #textOf} gives each range its leading context), waits while the text ends in
+     * U+FFFD (a multi-byte character split across byte-fallback tokens), and holds back the last
+     * {@code longest stop - 1} chars, which a stop sequence may still remove.
+     */
+    void stream(Listener listener) {
+      String before = textOf(prefix, read);
+      String now = textOf(prefix, n);
+      if (now.length() > before.length() && now.startsWith(before) && !now.endsWith("\uFFFD")) {
+        streamed.append(now, before.length(), now.length());
+        prefix = read;
+        read = n;
+      }
+      int safe = streamed.length() - holdBack;
+      if (safe > 0 && Character.isHighSurrogate(streamed.charAt(safe - 1))) {
+        safe--;
+      }
+      if (safe > sent) {
+        Double first = sent == 0 ? (firstTokenNanos - startedNanos) / 1_000_000.0 : null;
+        listener.delta(index, sent, streamed.substring(sent, safe), first);
+        sent = safe;
+      }
     }
 
     Generation result(String finish) {

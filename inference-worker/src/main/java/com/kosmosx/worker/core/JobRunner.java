@@ -35,6 +35,39 @@ public final class JobRunner {
   private final Duration timeLimit;
   private final Clock clock;
   private final Predicate<String> canceled;
+  private volatile StreamSink stream = StreamSink.NONE;
+
+  /**
+   * Where the text of streaming jobs goes while it is generated ({@link
+   * com.kosmosx.contracts.JobInput#stream}). Called on the decode thread: an implementation hands
+   * the delta off and returns; it must never block or throw into the model loop.
+   */
+  public interface StreamSink {
+    StreamSink NONE =
+        new StreamSink() {
+          @Override
+          public void started(List<JobRequest> jobs) {}
+
+          @Override
+          public void delta(JobRequest job, int offset, String text, Double engineFirstTokenMs) {}
+        };
+
+    /** The batch holding these streaming jobs starts. */
+    void started(List<JobRequest> jobs);
+
+    void delta(JobRequest job, int offset, String text, Double engineFirstTokenMs);
+  }
+
+  /** Sends the deltas of streaming jobs to {@code sink} (by default they go nowhere). */
+  public JobRunner streamingTo(StreamSink sink) {
+    this.stream = sink == null ? StreamSink.NONE : sink;
+    return this;
+  }
+
+  /** Whether the worker publishes deltas for this job: streaming text jobs (see README). */
+  static boolean streams(JobRequest job) {
+    return job.type() == JobType.TEXT && job.input() != null && job.input().streams();
+  }
 
   /**
    * @param format null for a text-only engine
@@ -107,6 +140,16 @@ public final class JobRunner {
     if (requests.isEmpty()) {
       return;
     }
+    StreamSink sink = stream;
+    List<JobRequest> streaming = new ArrayList<>();
+    for (int i : indexOf) {
+      if (streams(jobs.get(i))) {
+        streaming.add(jobs.get(i));
+      }
+    }
+    if (!streaming.isEmpty()) {
+      sink.started(streaming);
+    }
     generator.generate(
         requests,
         new Generator.Listener() {
@@ -145,6 +188,11 @@ public final class JobRunner {
           @Override
           public void stepEnded() {
             stepEnded.run();
+          }
+
+          @Override
+          public void delta(int request, int offset, String text, Double engineFirstTokenMs) {
+            sink.delta(jobs.get(indexOf.get(request)), offset, text, engineFirstTokenMs);
           }
         });
   }
@@ -198,19 +246,21 @@ public final class JobRunner {
         promptTokens,
         () -> new Sampler(in.temperature(), in.topP(), in.seed()),
         in.stop() == null ? List.of() : in.stop(),
-        () -> clock.millis() > deadline || canceled.test(job.jobId()));
+        () -> clock.millis() > deadline || canceled.test(job.jobId()),
+        streams(job));
   }
 
   private JobOutcome outcome(JobRequest job, Generation g) {
     if (job.type() != JobType.IMAGE) {
       return JobOutcome.succeeded(
-          new JobEvent.Output(g.text(), List.of()),
+          new JobEvent.Output(g.text(), List.of(), g.finishReason()),
           new JobEvent.Usage(g.inputTokens(), g.outputTokens(), 0));
     }
     Grounding.Result parsed = Grounding.parse(g.text());
     boolean objects = !Boolean.FALSE.equals(job.input().detectObjects());
     return JobOutcome.succeeded(
-        new JobEvent.Output(parsed.text(), objects ? parsed.objects() : List.of()),
+        new JobEvent.Output(
+            parsed.text(), objects ? parsed.objects() : List.of(), g.finishReason()),
         new JobEvent.Usage(g.inputTokens(), g.outputTokens(), 1));
   }
 }
