@@ -16,6 +16,8 @@ import java.util.List;
  * @param detectObjects image jobs: prefix {@code <grounding>} and return detected objects
  * @param stream publish token deltas to {@link Topics#JOB_STREAM} while generating (a streaming
  *     client is listening); null or false: only the terminal event carries the text
+ * @param ignoreEos keep generating past the end-of-sequence token until {@code maxTokens} or a stop
+ *     sequence (vLLM's {@code ignore_eos}: fixed output lengths for benchmarks and tests)
  */
 public record JobInput(
     String prompt,
@@ -26,7 +28,21 @@ public record JobInput(
     Long seed,
     ImageInput image,
     Boolean detectObjects,
-    Boolean stream) {
+    Boolean stream,
+    Boolean ignoreEos) {
+
+  public JobInput(
+      String prompt,
+      int maxTokens,
+      Double temperature,
+      Double topP,
+      List<String> stop,
+      Long seed,
+      ImageInput image,
+      Boolean detectObjects,
+      Boolean stream) {
+    this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, stream, null);
+  }
 
   public JobInput(
       String prompt,
@@ -37,7 +53,7 @@ public record JobInput(
       Long seed,
       ImageInput image,
       Boolean detectObjects) {
-    this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, null);
+    this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, null, null);
   }
 
   public boolean streams() {

@@ -19,7 +19,8 @@ public record SubmitJobRequest(
 
   /**
    * The job input; text jobs use the prompt and the generation settings. {@code stream: true} asks
-   * the worker to publish the text token by token for {@code GET /v1/jobs/{id}/events}.
+   * the worker to publish the text token by token for {@code GET /v1/jobs/{id}/events}; {@code
+   * ignore_eos: true} generates to {@code max_tokens} (or a stop sequence) past the model's end.
    */
   public record Input(
       String prompt,
@@ -30,7 +31,21 @@ public record SubmitJobRequest(
       Long seed,
       String image,
       Boolean detectObjects,
-      Boolean stream) {
+      Boolean stream,
+      Boolean ignoreEos) {
+    public Input(
+        String prompt,
+        Integer maxTokens,
+        Double temperature,
+        Double topP,
+        List<String> stop,
+        Long seed,
+        String image,
+        Boolean detectObjects,
+        Boolean stream) {
+      this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, stream, null);
+    }
+
     public Input(
         String prompt,
         Integer maxTokens,
@@ -40,7 +55,7 @@ public record SubmitJobRequest(
         Long seed,
         String image,
         Boolean detectObjects) {
-      this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, null);
+      this(prompt, maxTokens, temperature, topP, stop, seed, image, detectObjects, null, null);
     }
   }
 }

@@ -255,7 +255,8 @@ public final class JobService {
         in.seed(),
         new ImageInput(null, i.width(), i.height(), i.format(), i.sha256()),
         in.detectObjects(),
-        in.stream());
+        in.stream(),
+        in.ignoreEos());
   }
 
   public JobView find(Caller caller, String jobId) {

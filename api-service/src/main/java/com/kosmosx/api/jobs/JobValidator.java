@@ -189,7 +189,8 @@ public final class JobValidator {
         in.seed(),
         picture,
         image ? (in.detectObjects() == null ? Boolean.TRUE : in.detectObjects()) : null,
-        Boolean.TRUE.equals(in.stream()) ? Boolean.TRUE : null);
+        Boolean.TRUE.equals(in.stream()) ? Boolean.TRUE : null,
+        Boolean.TRUE.equals(in.ignoreEos()) ? Boolean.TRUE : null);
   }
 
   private static void checkMetadata(Map<String, String> metadata) {

@@ -40,7 +40,8 @@ public final class OpenAiRequests {
           "logit_bias",
           "metadata",
           "store",
-          "service_tier");
+          "service_tier",
+          "ignore_eos");
   private static final Set<String> CHAT_ONLY =
       Set.of(
           "messages",
@@ -104,7 +105,8 @@ public final class OpenAiRequests {
             common.seed,
             c.image != null && c.image.startsWith("data:") ? c.image : null,
             c.image == null ? null : detect,
-            common.stream ? Boolean.TRUE : null);
+            common.stream ? Boolean.TRUE : null,
+            common.ignoreEos);
     return new Parsed(
         model,
         new SubmitJobRequest(c.image == null ? "text" : "image", input, null, common.metadata),
@@ -145,7 +147,8 @@ public final class OpenAiRequests {
             common.seed,
             null,
             null,
-            common.stream ? Boolean.TRUE : null);
+            common.stream ? Boolean.TRUE : null,
+            common.ignoreEos);
     return new Parsed(
         model,
         new SubmitJobRequest("text", input, null, common.metadata),
@@ -161,7 +164,8 @@ public final class OpenAiRequests {
       Long seed,
       boolean stream,
       boolean includeUsage,
-      Map<String, String> metadata) {}
+      Map<String, String> metadata,
+      Boolean ignoreEos) {}
 
   private static Common common(Fields f, boolean completions) {
     Double temperature = f.number("temperature");
@@ -246,13 +250,21 @@ public final class OpenAiRequests {
         metadata.put(e.getKey(), e.getValue().asText());
       }
     }
+    Boolean ignoreEos = f.bool("ignore_eos"); // vLLM's extension
     String user = f.string("user");
     if (user != null) {
       metadata.put("openai_user", user);
     }
     f.finish();
     return new Common(
-        temperature, topP, stop, seed, stream, includeUsage, metadata.isEmpty() ? null : metadata);
+        temperature,
+        topP,
+        stop,
+        seed,
+        stream,
+        includeUsage,
+        metadata.isEmpty() ? null : metadata,
+        ignoreEos);
   }
 
   /** The prompt text and the one image of a conversation. */

@@ -9,6 +9,7 @@ import com.kosmosx.contracts.JobEvent;
 import com.kosmosx.contracts.StreamDelta;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.platform.SharedPlatform;
+import com.kosmosx.platform.SseClient;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.DriverManager;

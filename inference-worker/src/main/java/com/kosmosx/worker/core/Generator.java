@@ -56,6 +56,7 @@ public final class Generator {
    * @param sampler a fresh sampler per call: a retry after a batch failure starts over from it
    * @param stopNow polled every step; true interrupts this sequence
    * @param stream report the text as it is generated ({@link Listener#delta})
+   * @param ignoreEos the end-of-sequence token does not end the sequence (it decodes to nothing)
    */
   public record Request(
       LanguageModel.Prompt prompt,
@@ -63,14 +64,25 @@ public final class Generator {
       Supplier<Sampler> sampler,
       List<String> stop,
       BooleanSupplier stopNow,
-      boolean stream) {
+      boolean stream,
+      boolean ignoreEos) {
+    public Request(
+        LanguageModel.Prompt prompt,
+        int inputTokens,
+        Supplier<Sampler> sampler,
+        List<String> stop,
+        BooleanSupplier stopNow,
+        boolean stream) {
+      this(prompt, inputTokens, sampler, stop, stopNow, stream, false);
+    }
+
     public Request(
         LanguageModel.Prompt prompt,
         int inputTokens,
         Supplier<Sampler> sampler,
         List<String> stop,
         BooleanSupplier stopNow) {
-      this(prompt, inputTokens, sampler, stop, stopNow, false);
+      this(prompt, inputTokens, sampler, stop, stopNow, false, false);
     }
 
     public int maxTokens() {
@@ -285,7 +297,7 @@ public final class Generator {
         return "length";
       }
       int token = sampler.pick(logits);
-      if (token == eosId) {
+      if (token == eosId && !request.ignoreEos()) {
         return "stop";
       }
       out[n++] = token;

@@ -247,7 +247,8 @@ public final class JobRunner {
         () -> new Sampler(in.temperature(), in.topP(), in.seed()),
         in.stop() == null ? List.of() : in.stop(),
         () -> clock.millis() > deadline || canceled.test(job.jobId()),
-        streams(job));
+        streams(job),
+        Boolean.TRUE.equals(in.ignoreEos()));
   }
 
   private JobOutcome outcome(JobRequest job, Generation g) {

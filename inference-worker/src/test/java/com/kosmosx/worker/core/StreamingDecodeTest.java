@@ -126,6 +126,43 @@ class StreamingDecodeTest {
     }
   }
 
+  @Test
+  void ignoreEosGeneratesToMaxTokens() {
+    long[] prompt = {0, 5};
+    long eos = 2;
+    // The script: two tokens, EOS, then the last token repeats.
+    Generator g =
+        new Generator(new GeneratorTest.ScriptedModel(40, new int[] {7, 8, 2, 9}), shipped, 0, eos);
+    Generation stopped =
+        g.generate(prompt, 10, new Sampler(null, null, null), List.of(), () -> false);
+    assertThat(stopped.outputTokens()).isEqualTo(2);
+    assertThat(stopped.finishReason()).isEqualTo("stop");
+    Generation[] out = new Generation[1];
+    g.generate(
+        List.of(
+            new Generator.Request(
+                LanguageModel.Prompt.text(prompt, 10),
+                1,
+                () -> new Sampler(null, null, null),
+                List.of(),
+                () -> false,
+                false,
+                true)),
+        new Generator.Listener() {
+          @Override
+          public void finished(int request, Generation generation) {
+            out[0] = generation;
+          }
+
+          @Override
+          public void failed(int request, RuntimeException error) {
+            throw error;
+          }
+        });
+    assertThat(out[0].outputTokens()).isEqualTo(10);
+    assertThat(out[0].finishReason()).isEqualTo("length");
+  }
+
   /** One token per UTF-8 byte, as byte-level tokenizers have: a character spans tokens. */
   static final class ByteTokenizer implements Tokenizer {
     @Override

@@ -1,4 +1,4 @@
-package com.kosmosx.api.openai;
+package com.kosmosx.platform;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -13,13 +13,19 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A plain SSE reader over Java's HTTP client, as a test client sees the stream: event by event. */
+/**
+ * A plain Server-Sent Events reader over Java's HTTP client, event by event, as a client sees the
+ * stream: for the tests and the bench of the streaming routes.
+ */
 public final class SseClient implements AutoCloseable {
   private static final HttpClient HTTP =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  /** One event: its {@code event:} and {@code id:} (null when absent), data, and comments seen. */
-  public record Event(String event, String id, String data, List<String> comments) {}
+  /**
+   * One event: its {@code event:} and {@code id:} (null when absent), data, the comments before it,
+   * and when it was read ({@link System#nanoTime}).
+   */
+  public record Event(String event, String id, String data, List<String> comments, long nanos) {}
 
   public final HttpResponse<InputStream> response;
   private final BufferedReader reader;
@@ -55,7 +61,7 @@ public final class SseClient implements AutoCloseable {
     while ((line = reader.readLine()) != null) {
       if (line.isEmpty()) {
         if (data != null) {
-          return new Event(event, id, data.toString(), comments);
+          return new Event(event, id, data.toString(), comments, System.nanoTime());
         }
         continue;
       }
