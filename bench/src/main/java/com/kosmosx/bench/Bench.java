@@ -103,7 +103,10 @@ public final class Bench {
     if (only.contains("engine")) {
       engine(servicesCp, root, out, json, rows);
     }
-    if (only.contains("stack") || only.contains("pipeline") || only.contains("submit")) {
+    if (only.contains("stack")
+        || only.contains("pipeline")
+        || only.contains("submit")
+        || only.contains("streaming")) {
       // "stack" is every figure on the stack; "pipeline" or "submit" only that one (with cold
       // start and memory), for iterating on one figure.
       boolean all = only.contains("stack");
@@ -114,6 +117,7 @@ public final class Bench {
           window,
           all || only.contains("pipeline"),
           all || only.contains("submit"),
+          all || only.contains("streaming"),
           json,
           rows);
     }
@@ -197,6 +201,7 @@ public final class Bench {
       Duration window,
       boolean pipelineOn,
       boolean submitOn,
+      boolean streamingOn,
       Map<String, Object> json,
       List<Row> rows)
       throws Exception {
@@ -408,6 +413,9 @@ public final class Bench {
                 "p99 <= 50 ms",
                 met(halfLoad.percentileMillis(99) <= 50 && halfLoad.failures() == 0)));
       }
+      if (streamingOn) {
+        streaming(layout, keys, window, stackJson, rows);
+      }
       // Memory.
       Map<String, Object> rss = new LinkedHashMap<>();
       rss.put("worker", workerRss);
@@ -432,6 +440,59 @@ public final class Bench {
       System.out.println("\n[stack] stopping...");
       stack.down();
     }
+  }
+
+  /**
+   * Streaming through the OpenAI route: what the platform adds to the engine's first token, at 10
+   * and 50 concurrent streams, and streamed against whole answers in jobs/s (16-token jobs).
+   */
+  private static void streaming(
+      StackLayout layout,
+      List<String> keys,
+      Duration window,
+      Map<String, Object> stackJson,
+      List<Row> rows)
+      throws Exception {
+    String api = layout.apiUrl();
+    System.out.println("\n[streaming] warm-up: 10 streams for 10 s...");
+    System.out.println("  " + StreamBench.run(api, keys, 10, 16, true, Duration.ofSeconds(10)));
+    Map<String, Object> s = new LinkedHashMap<>();
+    for (int clients : List.of(10, 50)) {
+      StreamBench.Result r = StreamBench.run(api, keys, clients, 16, true, window);
+      System.out.println("[streaming] " + r);
+      s.put(
+          "streams_" + clients,
+          Map.of(
+              "jobs", r.jobs(),
+              "failures", r.failures(),
+              "jobs_per_s", round(r.perSecond()),
+              "ttft_p50_ms", round(r.ttft(50)),
+              "ttft_p99_ms", round(r.ttft(99)),
+              "overhead_p50_ms", round(r.overhead(50)),
+              "overhead_p99_ms", round(r.overhead(99))));
+      rows.add(
+          new Row(
+              "streaming: first token minus the engine's, " + clients + " streams",
+              fmt("p50 %.1f ms, p99 %.1f ms", r.overhead(50), r.overhead(99)),
+              fmt("TTFT p50 %.1f, p99 %.1f ms", r.ttft(50), r.ttft(99)),
+              "",
+              "p50 <= 20 ms, p99 <= 100 ms",
+              met(r.overhead(50) <= 20 && r.overhead(99) <= 100 && r.failures() == 0)));
+      if (clients == 10) {
+        StreamBench.Result polled = StreamBench.run(api, keys, clients, 16, false, window);
+        System.out.println("[streaming] whole answers: " + polled);
+        s.put("whole_10", Map.of("jobs_per_s", round(polled.perSecond()), "jobs", polled.jobs()));
+        rows.add(
+            new Row(
+                "streaming: jobs/s streamed vs whole answers, 10 clients",
+                fmt("%.1f/s", r.perSecond()),
+                fmt("whole: %.1f/s", polled.perSecond()),
+                fmt("%.2f", r.perSecond() / polled.perSecond()),
+                "(side by side, no goal)",
+                ""));
+      }
+    }
+    stackJson.put("streaming", s);
   }
 
   private static void metering(Path out, Map<String, Object> json, List<Row> rows)
