@@ -411,11 +411,13 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new AccountResource(accounts, keys, limits));
     jersey.register(new ApiKeyResource(keys));
     jersey.register(new WebhookSecretResource(keys));
-    StreamRelay relayToClients = new StreamRelay(hub, jobs, 1000, 2000);
+    StreamRelay relayToClients =
+        new StreamRelay(
+            hub, jobs, 1000, 2000, config.openai.maxStreams, config.openai.maxStreamsPerAccount);
     jersey.register(
         new JobResource(
             jobs, limits, env.getObjectMapper(), waiters, webhooks, waitAnswers, relayToClients));
-    jersey.register(
+    com.kosmosx.api.openai.OpenAiResource openai =
         new com.kosmosx.api.openai.OpenAiResource(
             jobs,
             waiters,
@@ -426,7 +428,10 @@ public class ApiApplication extends Application<ApiConfiguration> {
             waitAnswers,
             config.openai.modelId,
             config.jobs.maxContextTokens,
-            Duration.ofMillis(config.openai.maxWait.toMilliseconds())));
+            Duration.ofMillis(config.openai.maxWait.toMilliseconds()));
+    jersey.register(openai);
+    jersey.register(new com.kosmosx.api.openai.OpenAiResource.Models(openai));
+    jersey.register(new com.kosmosx.api.openai.OpenAiResource.Completions(openai));
     jersey.register(new com.kosmosx.api.openai.OpenAiErrorFilter());
     jersey.register(new com.kosmosx.api.errors.RequestIdFilter());
     jersey.register(new DocsResource());

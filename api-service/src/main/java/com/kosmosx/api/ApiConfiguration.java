@@ -33,6 +33,19 @@ public class ApiConfiguration extends Configuration {
     /** How long a non-streaming request waits for its job before answering 504 with its id. */
     @NotNull @JsonProperty public Duration maxWait = Duration.minutes(10);
 
+    /**
+     * Streams (OpenAI {@code stream: true} and {@code GET /v1/jobs/{id}/events}) one instance holds
+     * at most, all accounts together; each holds a thread. Past it: 429 too_many_streams.
+     */
+    @Min(1)
+    @JsonProperty
+    public int maxStreams = 2000;
+
+    /** Streams of one account one instance holds at most (the unfinished-jobs cap by default). */
+    @Min(1)
+    @JsonProperty
+    public int maxStreamsPerAccount = 100;
+
     /** Connect, answer and whole-body limit for fetching an http(s) {@code image_url}. */
     @NotNull @JsonProperty public Duration imageFetchTimeout = Duration.seconds(10);
   }

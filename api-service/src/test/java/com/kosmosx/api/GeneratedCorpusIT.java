@@ -611,11 +611,20 @@ class GeneratedCorpusIT {
     for (Case c : cases) {
       Answer a = send(c);
       byStatus.merge(a.status(), 1, Integer::sum);
+      // The OpenAI-compatible routes answer OpenAI's error shape instead (README), except for
+      // what Jetty refuses before any route is known (a URI it cannot read: problem+json).
+      boolean openAi =
+          c.name().matches("\\w+ /v1/(models|chat/completions|completions)\\b.*")
+              && !a.body().contains("\"code\":\"bad_request\"");
       boolean problem =
           a.status() >= 400
               && a.status() < 500
-              && a.contentType().startsWith("application/problem+json")
-              && a.body().contains("\"code\"");
+              && (openAi
+                  ? a.contentType().startsWith("application/json")
+                      && a.body().startsWith("{\"error\":{")
+                      && a.body().contains("\"code\"")
+                  : a.contentType().startsWith("application/problem+json")
+                      && a.body().contains("\"code\""));
       if (!problem) {
         wrong.add(
             c.name()
@@ -628,7 +637,7 @@ class GeneratedCorpusIT {
       }
     }
     System.out.printf("generated corpus: %d cases, statuses %s%n", cases.size(), byStatus);
-    assertThat(wrong).as("answers that are not a 4xx problem+json").isEmpty();
+    assertThat(wrong).as("answers that are not a 4xx problem+json (OpenAI's error)").isEmpty();
     // The API is alive and serves a well-formed request afterwards.
     assertThat(app.get("/v1/jobs/" + jobId, "X-API-Key", key).statusCode()).isEqualTo(200);
   }

@@ -20,7 +20,7 @@ import java.util.Map;
 public final class OpenAiErrorFilter implements ContainerResponseFilter {
 
   /** Whether a request path (Jersey's, without the leading slash) is an OpenAI route. */
-  static boolean openAiPath(String path) {
+  public static boolean openAiPath(String path) {
     String p = path.startsWith("/") ? path.substring(1) : path;
     return p.equals("v1/chat/completions")
         || p.equals("v1/completions")

@@ -45,10 +45,59 @@ import org.slf4j.LoggerFactory;
  * job canceled while it runs). Errors are OpenAI's {@code {"error": {...}}} ({@link
  * OpenAiErrorFilter}).
  */
-@Path("/v1")
+@Path("/v1/chat/completions")
 @Authenticated(Authenticated.Scheme.API_KEY)
 @Produces(MediaType.APPLICATION_JSON)
 public final class OpenAiResource {
+  // One root resource per path: a root at "/v1" would win the match for every "/v1/…" path that
+  // another root declares only at method level ("/v1/ping" under "/") and answer it 404.
+
+  /** {@code /v1/models}. */
+  @Path("/v1/models")
+  @Authenticated(Authenticated.Scheme.API_KEY)
+  @Produces(MediaType.APPLICATION_JSON)
+  public static final class Models {
+    private final OpenAiResource openai;
+
+    public Models(OpenAiResource openai) {
+      this.openai = openai;
+    }
+
+    @GET
+    public ObjectNode list() {
+      return openai.models();
+    }
+
+    @GET
+    @Path("/{id}")
+    public ObjectNode get(@PathParam("id") String id) {
+      return openai.model(id);
+    }
+  }
+
+  /** {@code /v1/completions}. */
+  @Path("/v1/completions")
+  @Authenticated(Authenticated.Scheme.API_KEY)
+  @Produces(MediaType.APPLICATION_JSON)
+  public static final class Completions {
+    private final OpenAiResource openai;
+
+    public Completions(OpenAiResource openai) {
+      this.openai = openai;
+    }
+
+    @POST
+    @AdmitsSubmission
+    @Consumes(MediaType.APPLICATION_JSON)
+    public void completions(
+        @Context SecurityContext security,
+        @HeaderParam("Idempotency-Key") String idempotencyKey,
+        JsonNode body,
+        @Suspended AsyncResponse async) {
+      openai.handle(security, idempotencyKey, OpenAiRequests.completion(body), false, async);
+    }
+  }
+
   private static final Logger LOG = LoggerFactory.getLogger(OpenAiResource.class);
 
   private final JobService jobs;
@@ -83,17 +132,13 @@ public final class OpenAiResource {
     this.maxWait = maxWait;
   }
 
-  @GET
-  @Path("/models")
-  public ObjectNode models() {
+  ObjectNode models() {
     ObjectNode list = mapper.createObjectNode().put("object", "list");
     list.putArray("data").add(model());
     return list;
   }
 
-  @GET
-  @Path("/models/{id}")
-  public ObjectNode model(@PathParam("id") String id) {
+  ObjectNode model(String id) {
     if (!modelId.equals(id)) {
       throw modelNotFound(id);
     }
@@ -122,7 +167,6 @@ public final class OpenAiResource {
   }
 
   @POST
-  @Path("/chat/completions")
   @AdmitsSubmission
   @Consumes(MediaType.APPLICATION_JSON)
   public void chat(
@@ -133,19 +177,7 @@ public final class OpenAiResource {
     handle(security, idempotencyKey, OpenAiRequests.chat(body), true, async);
   }
 
-  @POST
-  @Path("/completions")
-  @AdmitsSubmission
-  @Consumes(MediaType.APPLICATION_JSON)
-  public void completions(
-      @Context SecurityContext security,
-      @HeaderParam("Idempotency-Key") String idempotencyKey,
-      JsonNode body,
-      @Suspended AsyncResponse async) {
-    handle(security, idempotencyKey, OpenAiRequests.completion(body), false, async);
-  }
-
-  private void handle(
+  void handle(
       SecurityContext security,
       String idempotencyKey,
       OpenAiRequests.Parsed p,
@@ -155,6 +187,9 @@ public final class OpenAiResource {
     if (!modelId.equals(p.model())) {
       throw modelNotFound(p.model());
     }
+    if (p.stream()) {
+      relay.admit(caller);
+    }
     byte[] upload = p.imageUrl() == null ? null : images.fetch(p.imageUrl(), "messages");
     JobService.Submitted submitted = jobs.submit(caller, p.request(), upload, idempotencyKey);
     String jobId = submitted.jobId();
@@ -162,6 +197,7 @@ public final class OpenAiResource {
     if (p.stream()) {
       org.glassfish.jersey.server.ChunkedOutput<String> out = Sse.body();
       relay.start(
+          caller,
           () -> {
             try (Sse sse = new Sse(out)) {
               stream(caller, jobId, shapes, p.includeUsage(), sse);

@@ -3,6 +3,7 @@ package com.kosmosx.api.streaming;
 import com.kosmosx.api.api.JobView;
 import com.kosmosx.api.auth.Caller;
 import com.kosmosx.api.db.JobRow;
+import com.kosmosx.api.errors.ApiProblem;
 import com.kosmosx.api.jobs.JobService;
 import java.io.IOException;
 import org.slf4j.Logger;
@@ -49,8 +50,33 @@ public final class StreamRelay {
     void run() throws IOException, InterruptedException;
   }
 
-  /** Runs a stream's writer off the request thread: the response (its headers) goes out now. */
-  public void start(Streaming work) {
+  private final int maxStreams;
+  private final int maxPerAccount;
+  private final java.util.concurrent.atomic.AtomicInteger open =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.ConcurrentHashMap<String, Integer> perAccount =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Runs a stream's writer off the request thread: the response (its headers) goes out now. Each
+   * stream holds a thread while it lasts, so their number is bounded, per instance and per account:
+   * past either bound the request is 429 {@code too_many_streams} before anything is submitted.
+   */
+  public void start(Caller caller, Streaming work) {
+    String account = caller.accountId();
+    if (open.incrementAndGet() > maxStreams) {
+      open.decrementAndGet();
+      throw ApiProblem.tooMany(
+          "too_many_streams", "This server holds " + maxStreams + " streams; retry shortly.", 1);
+    }
+    int mine = perAccount.merge(account, 1, Integer::sum);
+    if (mine > maxPerAccount) {
+      release(account);
+      throw ApiProblem.tooMany(
+          "too_many_streams",
+          "This account has " + maxPerAccount + " open streams here; close one or retry.",
+          1);
+    }
     threads.execute(
         () -> {
           try {
@@ -61,16 +87,44 @@ public final class StreamRelay {
             Thread.currentThread().interrupt();
           } catch (RuntimeException e) {
             LOG.error("stream failed", e);
+          } finally {
+            release(account);
           }
         });
+  }
+
+  /** Checks the bounds before a submission that will stream, so a refusal submits nothing. */
+  public void admit(Caller caller) {
+    if (open.get() >= maxStreams
+        || perAccount.getOrDefault(caller.accountId(), 0) >= maxPerAccount) {
+      throw ApiProblem.tooMany(
+          "too_many_streams",
+          "Too many open streams for this account or server; retry shortly.",
+          1);
+    }
+  }
+
+  private void release(String account) {
+    open.decrementAndGet();
+    perAccount.computeIfPresent(account, (k, n) -> n <= 1 ? null : n - 1);
   }
 
   /**
    * @param heartbeatMillis a comment is sent after this long without news (a lost client shows)
    * @param checkMillis the job's row is read this often while it runs, in case an end or a start
    *     was not announced to this instance
+   * @param maxStreams streams this instance holds at most
+   * @param maxPerAccount streams of one account this instance holds at most
    */
-  public StreamRelay(StreamHub hub, JobService jobs, long heartbeatMillis, long checkMillis) {
+  public StreamRelay(
+      StreamHub hub,
+      JobService jobs,
+      long heartbeatMillis,
+      long checkMillis,
+      int maxStreams,
+      int maxPerAccount) {
+    this.maxStreams = maxStreams;
+    this.maxPerAccount = maxPerAccount;
     this.hub = hub;
     this.jobs = jobs;
     this.heartbeatMillis = heartbeatMillis;

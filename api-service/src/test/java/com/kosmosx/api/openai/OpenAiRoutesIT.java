@@ -45,7 +45,7 @@ class OpenAiRoutesIT {
   static void start() throws Exception {
     jdbcUrl = SharedPlatform.freshDatabase("openai_it");
     a = new ApiTestApp("config.yml", jdbcUrl, setting("openai.maxWait", "20s")).start();
-    b = new ApiTestApp("config.yml", jdbcUrl).start();
+    b = new ApiTestApp("config.yml", jdbcUrl, setting("openai.maxStreamsPerAccount", "2")).start();
     Properties p = new Properties();
     p.put("bootstrap.servers", SharedPlatform.kafka().bootstrapServers());
     kafka = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
@@ -446,6 +446,48 @@ class OpenAiRoutesIT {
         .isEqualTo(204);
     assertThat(b.get("/v1/jobs/" + id + "/events", "Authorization", "Bearer " + key()).statusCode())
         .isEqualTo(404);
+  }
+
+  @Test
+  void streamsAreBoundedPerAccountAndARefusedStreamSubmitsNothing() throws Exception {
+    String key = key();
+    String id =
+        ApiTestApp.json(
+                b.postJson(
+                    "/v1/jobs",
+                    "{\"type\":\"text\",\"input\":{\"prompt\":\"Hello\",\"max_tokens\":3}}",
+                    "Authorization",
+                    "Bearer " + key))
+            .path("id")
+            .asText();
+    String events = b.baseUrl() + "/v1/jobs/" + id + "/events";
+    SseClient one = SseClient.open("GET", events, null, "Authorization", "Bearer " + key);
+    try (SseClient two = SseClient.open("GET", events, null, "Authorization", "Bearer " + key)) {
+      assertThat(one.response.statusCode()).isEqualTo(200);
+      assertThat(two.response.statusCode()).isEqualTo(200);
+      HttpResponse<String> third =
+          b.get("/v1/jobs/" + id + "/events", "Authorization", "Bearer " + key);
+      assertThat(third.statusCode()).isEqualTo(429);
+      assertThat(ApiTestApp.json(third).path("code").asText()).isEqualTo("too_many_streams");
+      HttpResponse<String> chat =
+          b.postJson(
+              "/v1/chat/completions", chat(",\"stream\":true"), "Authorization", "Bearer " + key);
+      assertThat(chat.statusCode()).isEqualTo(429);
+      assertThat(error(chat).path("code").asText()).isEqualTo("too_many_streams");
+      assertThat(chat.headers().firstValue("Retry-After")).hasValue("1");
+      assertThat(ApiTestApp.json(b.get("/v1/jobs", "Authorization", "Bearer " + key)).path("data"))
+          .hasSize(1);
+      one.close(); // its writer notices at the next keep-alive and gives its place back
+      int status = 0;
+      for (int i = 0; i < 100 && status != 200; i++) {
+        Thread.sleep(100);
+        try (SseClient again =
+            SseClient.open("GET", events, null, "Authorization", "Bearer " + key)) {
+          status = again.response.statusCode();
+        }
+      }
+      assertThat(status).isEqualTo(200);
+    }
   }
 
   @Test

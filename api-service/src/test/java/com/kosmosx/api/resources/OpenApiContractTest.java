@@ -25,7 +25,9 @@ class OpenApiContractTest {
           UsageResource.class,
           DocsResource.class,
           FinanceResource.class,
-          com.kosmosx.api.openai.OpenAiResource.class);
+          com.kosmosx.api.openai.OpenAiResource.class,
+          com.kosmosx.api.openai.OpenAiResource.Models.class,
+          com.kosmosx.api.openai.OpenAiResource.Completions.class);
 
   /** Swagger UI and the finance page are pages, not part of the API they use. */
   private static final Set<String> UNDOCUMENTED =
