@@ -12,6 +12,7 @@ import com.kosmosx.metering.MeteringApplication;
 import com.kosmosx.metering.MeteringConfiguration;
 import com.kosmosx.platform.EmbeddedKafka;
 import com.kosmosx.platform.SharedPlatform;
+import com.kosmosx.platform.SseClient;
 import com.kosmosx.worker.WorkerApplication;
 import com.kosmosx.worker.WorkerConfiguration;
 import io.dropwizard.testing.ConfigOverride;
@@ -77,6 +78,10 @@ class EndToEndIT {
   }
 
   private static DropwizardTestSupport<ApiConfiguration> api;
+
+  /** A second API instance on the same database: it holds streams of jobs the first one took. */
+  private static DropwizardTestSupport<ApiConfiguration> apiB;
+
   private static DropwizardTestSupport<WorkerConfiguration> worker;
   private static DropwizardTestSupport<MeteringConfiguration> metering;
 
@@ -87,6 +92,7 @@ class EndToEndIT {
   static void start() throws Exception {
     String kafka = SharedPlatform.kafka().bootstrapServers();
     String quiet = "WARN";
+    String db = SharedPlatform.freshDatabase("e2e");
     api =
         new DropwizardTestSupport<>(
             ApiApplication.class,
@@ -96,13 +102,29 @@ class EndToEndIT {
                 prices("api"),
                 ConfigOverride.config("api", "server.applicationConnectors[0].port", "0"),
                 ConfigOverride.config("api", "server.adminConnectors[0].port", "0"),
-                ConfigOverride.config("api", "database.url", SharedPlatform.freshDatabase("e2e")),
+                ConfigOverride.config("api", "database.url", db),
                 ConfigOverride.config("api", "kafka.bootstrapServers", kafka),
                 ConfigOverride.config("api", "auth.bcryptCost", "4"),
                 ConfigOverride.config("api", "auth.bootstrapAdminKey", ADMIN),
                 ConfigOverride.config(
                     "api", "jobs.tokenizer", "../model/tiny-kosmos/tokenizer.json"),
                 ConfigOverride.config("api", "logging.level", quiet)));
+    apiB =
+        new DropwizardTestSupport<>(
+            ApiApplication.class,
+            "../api-service/config.yml",
+            "apib",
+            with(
+                prices("apib"),
+                ConfigOverride.config("apib", "server.applicationConnectors[0].port", "0"),
+                ConfigOverride.config("apib", "server.adminConnectors[0].port", "0"),
+                ConfigOverride.config("apib", "database.url", db),
+                ConfigOverride.config("apib", "kafka.bootstrapServers", kafka),
+                ConfigOverride.config("apib", "auth.bcryptCost", "4"),
+                ConfigOverride.config("apib", "auth.bootstrapAdminKey", ADMIN),
+                ConfigOverride.config(
+                    "apib", "jobs.tokenizer", "../model/tiny-kosmos/tokenizer.json"),
+                ConfigOverride.config("apib", "logging.level", quiet)));
     worker =
         new DropwizardTestSupport<>(
             WorkerApplication.class,
@@ -130,6 +152,7 @@ class EndToEndIT {
                 ConfigOverride.config("metering", "commitInterval", "100ms"),
                 ConfigOverride.config("metering", "logging.level", quiet)));
     api.before();
+    apiB.before();
     worker.before();
     metering.before();
   }
@@ -138,6 +161,7 @@ class EndToEndIT {
   static void stop() {
     metering.after();
     worker.after();
+    apiB.after();
     api.after();
   }
 
@@ -399,8 +423,151 @@ class EndToEndIT {
         HttpResponse.BodyHandlers.ofString());
   }
 
+  private static String url(DropwizardTestSupport<?> app) {
+    return "http://localhost:" + app.getLocalPort();
+  }
+
   @Test
   @Order(7)
+  void aChatStreamDeliversTheJobsTextInPiecesThenTheUsageAndDone() throws Exception {
+    String key = newKey("stream");
+    String body =
+        "{\"model\":\"kosmos-2\",\"messages\":[{\"role\":\"system\",\"content\":\"Tell stories.\"},"
+            + "{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"max_tokens\":40,"
+            + "\"temperature\":1.5,\"seed\":11,\"stream\":true,"
+            + "\"stream_options\":{\"include_usage\":true}}";
+    List<SseClient.Event> events;
+    String id;
+    try (SseClient s =
+        SseClient.open(
+            "POST", url(api) + "/v1/chat/completions", body, "Authorization", "Bearer " + key)) {
+      assertThat(s.response.statusCode()).isEqualTo(200);
+      id = s.response.headers().firstValue("x-kosmos-job-id").orElseThrow();
+      events = s.rest();
+    }
+    assertThat(events.get(events.size() - 1).data()).isEqualTo("[DONE]");
+    StringBuilder text = new StringBuilder();
+    int contentChunks = 0;
+    String finish = null;
+    JsonNode usage = null;
+    for (SseClient.Event e : events.subList(0, events.size() - 1)) {
+      JsonNode c = JSON.readTree(e.data());
+      assertThat(c.path("object").asText()).isEqualTo("chat.completion.chunk");
+      assertThat(c.path("id").asText()).isEqualTo(id);
+      if (c.path("choices").isEmpty()) {
+        usage = c.path("usage");
+        continue;
+      }
+      assertThat(finish).as("nothing after the finish but the usage").isNull();
+      JsonNode choice = c.path("choices").get(0);
+      if (!choice.path("delta").path("content").asText("").isEmpty()) {
+        text.append(choice.path("delta").path("content").asText());
+        contentChunks++;
+      }
+      if (!choice.path("finish_reason").isNull()) {
+        finish = choice.path("finish_reason").asText();
+      }
+    }
+    JsonNode done = awaitTerminal(id, key);
+    assertThat(done.path("status").asText()).isEqualTo("succeeded");
+    assertThat(text.toString()).isEqualTo(done.path("output").path("text").asText());
+    assertThat(contentChunks).as("streamed token by token").isGreaterThan(3);
+    assertThat(finish).isIn("stop", "length");
+    assertThat(usage.path("completion_tokens").asInt())
+        .isEqualTo(done.path("usage").path("output_tokens").asInt());
+    assertThat(usage.path("prompt_tokens").asInt())
+        .isEqualTo(done.path("usage").path("input_tokens").asInt());
+    // A non-streaming completion on the other instance: the same pipeline, one answer.
+    HttpResponse<String> plain =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(url(apiB) + "/v1/completions"))
+                .header("Authorization", "Bearer " + key)
+                .header("Content-Type", "application/json")
+                .POST(
+                    HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"kosmos-2\",\"prompt\":\"Once upon a time\",\"max_tokens\":12}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(plain.statusCode()).as(plain.body()).isEqualTo(200);
+    JsonNode completion = JSON.readTree(plain.body());
+    String plainId = completion.path("id").asText();
+    assertThat(completion.path("choices").get(0).path("text").asText())
+        .isEqualTo(get("/v1/jobs/" + plainId, key).path("output").path("text").asText())
+        .isNotEmpty();
+    assertThat(get("/v1/jobs?limit=5", key).toString()).contains(plainId, id);
+  }
+
+  @Test
+  @Order(8)
+  void theInstanceThatDidNotTakeTheJobStreamsItsEvents() throws Exception {
+    String key = newKey("events");
+    String id =
+        post(
+                "/v1/jobs",
+                "{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":48,"
+                    + "\"temperature\":1.5,\"seed\":5,\"stream\":true}}",
+                key)
+            .path("id")
+            .asText();
+    List<SseClient.Event> events;
+    try (SseClient s =
+        SseClient.open(
+            "GET",
+            url(apiB) + "/v1/jobs/" + id + "/events",
+            null,
+            "Authorization",
+            "Bearer " + key)) {
+      events = s.rest();
+    }
+    List<String> kinds = new ArrayList<>();
+    StringBuilder text = new StringBuilder();
+    for (SseClient.Event e : events) {
+      kinds.add(e.event());
+      if (e.event().equals("delta")) {
+        JsonNode d = JSON.readTree(e.data());
+        assertThat(d.path("offset").asInt()).isEqualTo(text.length());
+        text.append(d.path("text").asText());
+        assertThat(e.id()).isEqualTo(Integer.toString(text.length()));
+      }
+    }
+    assertThat(kinds.get(kinds.size() - 1)).isEqualTo("completed");
+    assertThat(kinds.stream().filter("delta"::equals).count()).isGreaterThan(1);
+    JsonNode end = JSON.readTree(events.get(events.size() - 1).data());
+    assertThat(end.path("status").asText()).isEqualTo("succeeded");
+    assertThat(text.toString()).isEqualTo(end.path("output").path("text").asText());
+  }
+
+  @Test
+  @Order(9)
+  void aStreamingClientThatLeavesStopsItsGenerationAndPaysForWhatWasMade() throws Exception {
+    String key = newKey("leaver");
+    int maxTokens = 19_000;
+    String body =
+        "{\"model\":\"kosmos-2\",\"prompt\":\"Once upon a time\",\"max_tokens\":"
+            + maxTokens
+            + ",\"ignore_eos\":true,\"stream\":true}";
+    String id;
+    try (SseClient s =
+        SseClient.open(
+            "POST", url(api) + "/v1/completions", body, "Authorization", "Bearer " + key)) {
+      id = s.response.headers().firstValue("x-kosmos-job-id").orElseThrow();
+      for (int i = 0; i < 3; i++) {
+        assertThat(s.next()).isNotNull();
+      }
+    } // the client leaves after three pieces
+    JsonNode end = awaitTerminal(id, key);
+    assertThat(end.path("status").asText()).as(end.toString()).isEqualTo("canceled");
+    int made = end.path("usage").path("output_tokens").asInt();
+    assertThat(made).isGreaterThan(0).isLessThan(maxTokens);
+    // Billed as any job canceled while it ran: its prompt and the tokens made, 100 at least; the
+    // month's reconciliation (below) finds the same units in metering.
+    assertThat(end.path("usage").path("billable_tokens").asLong())
+        .isEqualTo(Math.max(100, end.path("usage").path("input_tokens").asInt() + made));
+    assertThat(end.path("usage").path("cost_usd").asText()).isNotEmpty();
+  }
+
+  @Test
+  @Order(10)
   void cancelStopsARunningJobWithinASecondAndAQueuedOneNeverRuns() throws Exception {
     String key = newKey("cxl");
     // A ~17,000-token prompt (23 tokens a sentence): its prefill alone keeps the worker busy for
@@ -459,7 +626,7 @@ class EndToEndIT {
   }
 
   @Test
-  @Order(8)
+  @Order(11)
   void aDedicatedAccountIsServedWhileTheSharedLaneHasABacklog() throws Exception {
     String payg = newKey("payg");
     String dedicatedKey = newKey("ded");
@@ -525,7 +692,7 @@ class EndToEndIT {
   }
 
   @Test
-  @Order(9)
+  @Order(12)
   void theMonthsInvoiceShowsThePaygAndDedicatedAmountsComputedByHand() throws Exception {
     String paygKey = newKey("inv");
     String dedKey = newKey("invded");
