@@ -645,7 +645,14 @@ public final class LocalStack {
             + "\"}}' \\",
         "  | sed -n 's/^{\"id\":\"\\([^\"]*\\)\".*/\\1/p'); echo \"image job: $JOB\"",
         poll,
-        done);
+        done,
+        "# OpenAI's protocol, streamed token by token (any OpenAI client works: base URL "
+            + api
+            + "/v1).",
+        "curl -sN " + api + "/v1/chat/completions -H \"Authorization: Bearer $KEY\" \\",
+        "  -H 'Content-Type: application/json' -d '{\"model\":\"kosmos-2\",\"stream\":true,"
+            + "\"max_tokens\":24,\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a"
+            + " story\"}]}'");
   }
 
   /** A 64×48 picture for the tour: a red disc on a light blue ground, as a base64 PNG. */

@@ -48,7 +48,10 @@ class LocalStackIT {
           .contains("\"status\":\"succeeded\"")
           .contains("\"output\":{\"text\":\"")
           .containsPattern(
-              "\"objects\":\\[\\{\"box\":\\{\"x0\":[0-9.]+,[^}]+\\},\"label\":\"[^\"]+\"\\}");
+              "\"objects\":\\[\\{\"box\":\\{\"x0\":[0-9.]+,[^}]+\\},\"label\":\"[^\"]+\"\\}")
+          // and the OpenAI stream: chunks, then the end
+          .contains("\"object\":\"chat.completion.chunk\"")
+          .contains("data: [DONE]");
       String key = out.replaceAll("(?s).*key: (kx_live_[A-Za-z0-9]+).*", "$1");
 
       // When one account floods the API with twenty 20 MB images at once, the API (384 MB heap)

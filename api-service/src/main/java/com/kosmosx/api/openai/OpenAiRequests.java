@@ -356,8 +356,13 @@ public final class OpenAiRequests {
           if (!turns.isEmpty()) {
             turns.append('\n');
           }
-          if (!text.isEmpty()) {
-            turns.append(QUESTION).append(text).append(ANSWER);
+          // A question takes Kosmos-2's VQA form; anything else ("An image of", "Describe this
+          // image in detail:") is a prefix the model continues, as Kosmos-2 is prompted.
+          String said = text.toString().strip();
+          if (said.endsWith("?")) {
+            turns.append(QUESTION).append(said).append(ANSWER);
+          } else {
+            turns.append(said);
           }
           endsWithUser = true;
         }

@@ -327,6 +327,13 @@ public final class Generator {
       long context =
           from > 0 ? out[from - 1] : promptIds.length > 0 ? promptIds[promptIds.length - 1] : -1;
       long[] range = Arrays.copyOfRange(out, from, to);
+      if (request.ignoreEos()) {
+        // Generated past the end: the end-of-sequence tokens read as nothing (vLLM skips them).
+        range = Arrays.stream(range).filter(t -> t != eosId).toArray();
+        if (context == eosId) {
+          context = -1;
+        }
+      }
       if (context < 0) {
         return tokenizer.decode(range);
       }
