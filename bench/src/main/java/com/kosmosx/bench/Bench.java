@@ -317,6 +317,9 @@ public final class Bench {
                 "(below saturation; no goal)",
                 ""));
       }
+      if (streamingOn) {
+        streaming(layout, keys, window, stackJson, rows);
+      }
       long workerRss = Machine.peakRssBytes(stack.process("worker"));
       stack.stop("worker");
 
@@ -413,9 +416,6 @@ public final class Bench {
                 "p99 <= 50 ms",
                 met(halfLoad.percentileMillis(99) <= 50 && halfLoad.failures() == 0)));
       }
-      if (streamingOn) {
-        streaming(layout, keys, window, stackJson, rows);
-      }
       // Memory.
       Map<String, Object> rss = new LinkedHashMap<>();
       rss.put("worker", workerRss);
@@ -457,7 +457,8 @@ public final class Bench {
     System.out.println("\n[streaming] warm-up: 10 streams for 10 s...");
     System.out.println("  " + StreamBench.run(api, keys, 10, 16, true, Duration.ofSeconds(10)));
     Map<String, Object> s = new LinkedHashMap<>();
-    for (int clients : List.of(10, 50)) {
+    // One stream alone first: the platform's floor, with nothing queued ahead of it.
+    for (int clients : List.of(1, 10, 50)) {
       StreamBench.Result r = StreamBench.run(api, keys, clients, 16, true, window);
       System.out.println("[streaming] " + r);
       s.put(

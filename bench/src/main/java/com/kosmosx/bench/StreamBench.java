@@ -133,7 +133,8 @@ final class StreamBench {
               }));
     }
     for (Future<?> f : loops) {
-      f.get();
+      // A stream that never ends (no worker) fails the figure instead of hanging the bench.
+      f.get(window.toSeconds() + 120, java.util.concurrent.TimeUnit.SECONDS);
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     pool.shutdown();
