@@ -187,17 +187,24 @@ public final class OpenAiResource {
     if (!modelId.equals(p.model())) {
       throw modelNotFound(p.model());
     }
-    if (p.stream()) {
-      relay.admit(caller);
+    // A stream's place is taken first: a refused stream submits nothing.
+    StreamRelay.Slot slot = p.stream() ? relay.reserve(caller) : null;
+    JobService.Submitted submitted;
+    try {
+      byte[] upload = p.imageUrl() == null ? null : images.fetch(p.imageUrl(), "messages");
+      submitted = jobs.submit(caller, p.request(), upload, idempotencyKey);
+    } catch (RuntimeException e) {
+      if (slot != null) {
+        slot.release();
+      }
+      throw e;
     }
-    byte[] upload = p.imageUrl() == null ? null : images.fetch(p.imageUrl(), "messages");
-    JobService.Submitted submitted = jobs.submit(caller, p.request(), upload, idempotencyKey);
     String jobId = submitted.jobId();
     Shapes shapes = new Shapes(chat, jobId, System.currentTimeMillis() / 1000, modelId);
     if (p.stream()) {
       org.glassfish.jersey.server.ChunkedOutput<String> out = Sse.body();
       relay.start(
-          caller,
+          slot,
           () -> {
             try (Sse sse = new Sse(out)) {
               stream(caller, jobId, shapes, p.includeUsage(), sse);

@@ -276,7 +276,7 @@ public final class JobResource {
     boolean sawStart = resumed;
     org.glassfish.jersey.server.ChunkedOutput<String> body = Sse.body();
     relay.start(
-        caller,
+        relay.reserve(caller),
         () -> {
           try (Sse sse = new Sse(body)) {
             sse.retry(1000);

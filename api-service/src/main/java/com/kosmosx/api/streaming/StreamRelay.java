@@ -57,12 +57,30 @@ public final class StreamRelay {
   private final java.util.concurrent.ConcurrentHashMap<String, Integer> perAccount =
       new java.util.concurrent.ConcurrentHashMap<>();
 
+  /** A stream's place, taken before anything is submitted and given back when it ends. */
+  public final class Slot {
+    private final String account;
+    private boolean released;
+
+    private Slot(String account) {
+      this.account = account;
+    }
+
+    /** Gives the place back (once), for a stream that will not start after all. */
+    public synchronized void release() {
+      if (!released) {
+        released = true;
+        StreamRelay.this.release(account);
+      }
+    }
+  }
+
   /**
-   * Runs a stream's writer off the request thread: the response (its headers) goes out now. Each
-   * stream holds a thread while it lasts, so their number is bounded, per instance and per account:
-   * past either bound the request is 429 {@code too_many_streams} before anything is submitted.
+   * Takes a stream's place. Each stream holds a thread while it lasts, so their number is bounded,
+   * per instance and per account: past either bound this is 429 {@code too_many_streams}, before
+   * the caller submits anything.
    */
-  public void start(Caller caller, Streaming work) {
+  public Slot reserve(Caller caller) {
     String account = caller.accountId();
     if (open.incrementAndGet() > maxStreams) {
       open.decrementAndGet();
@@ -77,6 +95,14 @@ public final class StreamRelay {
           "This account has " + maxPerAccount + " open streams here; close one or retry.",
           1);
     }
+    return new Slot(account);
+  }
+
+  /**
+   * Runs a stream's writer off the request thread (the response and its headers go out now), in the
+   * place {@code slot} holds; the place is given back when the writer ends.
+   */
+  public void start(Slot slot, Streaming work) {
     threads.execute(
         () -> {
           try {
@@ -88,20 +114,9 @@ public final class StreamRelay {
           } catch (RuntimeException e) {
             LOG.error("stream failed", e);
           } finally {
-            release(account);
+            slot.release();
           }
         });
-  }
-
-  /** Checks the bounds before a submission that will stream, so a refusal submits nothing. */
-  public void admit(Caller caller) {
-    if (open.get() >= maxStreams
-        || perAccount.getOrDefault(caller.accountId(), 0) >= maxPerAccount) {
-      throw ApiProblem.tooMany(
-          "too_many_streams",
-          "Too many open streams for this account or server; retry shortly.",
-          1);
-    }
   }
 
   private void release(String account) {
