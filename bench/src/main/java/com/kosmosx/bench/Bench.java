@@ -217,6 +217,10 @@ public final class Bench {
     LocalStack stack = new LocalStack(layout, servicesCp);
     Map<String, Object> stackJson = new LinkedHashMap<>();
     json.put("stack", stackJson);
+    // A bench stopped from outside (Ctrl-C, a timeout's SIGTERM) skips the finally below; without
+    // this its stack (five processes and the embedded PostgreSQL) would outlive it.
+    Thread stopOnExit = new Thread(stack::down, "bench-stack-down");
+    Runtime.getRuntime().addShutdownHook(stopOnExit);
     try {
       System.out.println("\n[cold start] a fresh local stack...");
       long t0 = System.nanoTime();
@@ -439,6 +443,7 @@ public final class Bench {
     } finally {
       System.out.println("\n[stack] stopping...");
       stack.down();
+      Runtime.getRuntime().removeShutdownHook(stopOnExit);
     }
   }
 
