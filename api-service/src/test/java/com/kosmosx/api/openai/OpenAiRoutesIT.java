@@ -310,6 +310,51 @@ class OpenAiRoutesIT {
   }
 
   @Test
+  void aClientThatNeverReadsHoldsBackNoOtherStream() throws Exception {
+    String key = key();
+    String body = "{\"model\":\"kosmos-2\",\"prompt\":\"Hi\",\"stream\":true}";
+    // A raw client that sends its request and then never reads a byte.
+    java.net.URI api = java.net.URI.create(a.baseUrl());
+    try (java.net.Socket stuck = new java.net.Socket(api.getHost(), api.getPort())) {
+      stuck.setReceiveBufferSize(4096);
+      String request =
+          "POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer "
+              + key
+              + "\r\nContent-Type: application/json\r\nContent-Length: "
+              + body.length()
+              + "\r\n\r\n"
+              + body;
+      stuck.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      stuck.getOutputStream().flush();
+      String[] stuckId = new String[1];
+      awaitNewestJob(key, stuckId);
+      // Megabytes of text for it: its TCP buffers fill and its writer blocks.
+      String piece = "x".repeat(8192);
+      for (int i = 0; i < 256; i++) {
+        delta(StreamDelta.text(stuckId[0], i * piece.length(), piece, Instant.now(), null));
+      }
+      // Meanwhile another stream of the same account reads its text and its end.
+      try (SseClient s =
+          SseClient.open(
+              "POST", a.baseUrl() + "/v1/completions", body, "Authorization", "Bearer " + key)) {
+        String id = s.response.headers().firstValue("x-kosmos-job-id").orElseThrow();
+        delta(StreamDelta.text(id, 0, " fine", Instant.now(), 1.0));
+        succeed(id, " fine, thanks", 2, 3, "stop");
+        StringBuilder text = new StringBuilder();
+        List<SseClient.Event> rest = s.rest();
+        for (SseClient.Event e : rest) {
+          if (!e.data().equals("[DONE]")) {
+            text.append(
+                ApiTestApp.JSON.readTree(e.data()).path("choices").get(0).path("text").asText());
+          }
+        }
+        assertThat(text.toString()).isEqualTo(" fine, thanks");
+        assertThat(rest.get(rest.size() - 1).data()).isEqualTo("[DONE]");
+      }
+    }
+  }
+
+  @Test
   void aJobThatFailsAfterTheStreamStartedEndsItWithAnErrorEvent() throws Exception {
     String key = key();
     try (SseClient s =
