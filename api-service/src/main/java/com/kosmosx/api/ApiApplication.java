@@ -434,6 +434,11 @@ public class ApiApplication extends Application<ApiConfiguration> {
     jersey.register(new com.kosmosx.api.openai.OpenAiResource.Completions(openai));
     jersey.register(new com.kosmosx.api.openai.OpenAiErrorFilter());
     jersey.register(new com.kosmosx.api.errors.RequestIdFilter());
+    jersey.register(new com.kosmosx.api.observability.RequestMetricsFilter());
+    com.kosmosx.api.observability.ApiMetrics.register(jdbi, lanes, relayToClients);
+    env.admin()
+        .addServlet("prometheus", com.kosmosx.runtime.Metrics.servlet())
+        .addMapping("/metrics");
     jersey.register(new DocsResource());
     jersey.register(new PingResource());
     DeadLetters deadLetters =

@@ -38,6 +38,19 @@ class LanesIT {
     return ApiTestApp.JSON.readTree(r.body());
   }
 
+  private static String metrics(ApiTestApp app) throws Exception {
+    HttpResponse<String> r =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + app.adminPort() + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Type").orElse("")).startsWith("text/plain");
+    return r.body();
+  }
+
   @Test
   void healthNamesLanesWithoutWorkersAndTheirJobsEndAtTheDeadline() throws Exception {
     String group = "lanes-it-" + UUID.randomUUID();
@@ -110,6 +123,21 @@ class LanesIT {
           .as("a job within its deadline keeps waiting")
           .isEqualTo("queued");
 
+      // The same for Prometheus (admin /metrics): no consumer on the lane, its jobs waiting; and
+      // requests are counted by route template, never by the path a client made up
+      String probe = "no-such-" + UUID.randomUUID();
+      assertThat(app.get("/" + probe, "X-API-Key", key).statusCode()).isEqualTo(404);
+      String metrics = metrics(app);
+      assertThat(metrics)
+          .contains("kosmos_lane_consumers{lane=\"shared\"} 0.0")
+          .containsPattern("kosmos_lane_consumer_lag\\{lane=\"shared\"\\} [1-9]")
+          .contains(
+              "kosmos_http_requests_total{method=\"GET\",route=\"/v1/jobs/{id}\",status=\"200\"}")
+          .contains("kosmos_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}")
+          .contains("kosmos_outbox_oldest_age_seconds ")
+          .contains("jvm_memory_used_bytes{area=\"heap\"}")
+          .doesNotContain(probe);
+
       // A worker joins the shared lane's group: health sees it (asked at most every 15 s).
       Properties p = new Properties();
       p.put("bootstrap.servers", SharedPlatform.kafka().bootstrapServers());
@@ -127,6 +155,16 @@ class LanesIT {
           }
         }
         assertThat(message).contains("lanes without a worker: [dedicated]");
+        String consumers = "";
+        until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < until) {
+          worker.poll(Duration.ofMillis(200));
+          consumers = metrics(app);
+          if (consumers.contains("kosmos_lane_consumers{lane=\"shared\"} 1.0")) {
+            break;
+          }
+        }
+        assertThat(consumers).contains("kosmos_lane_consumers{lane=\"shared\"} 1.0");
       }
     }
   }

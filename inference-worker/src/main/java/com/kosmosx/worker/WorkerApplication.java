@@ -145,6 +145,10 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
     }
     env.lifecycle().manage(controls);
     env.healthChecks().register("loop.job-controls", controls.loop().healthCheck());
+    com.kosmosx.worker.core.WorkerMetrics.registerGauges(config.batching.maxBatchTokens);
+    env.admin()
+        .addServlet("prometheus", com.kosmosx.runtime.Metrics.servlet())
+        .addMapping("/metrics");
 
     JobConsumer.Batching batching =
         new JobConsumer.Batching(

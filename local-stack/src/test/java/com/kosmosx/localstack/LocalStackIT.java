@@ -65,6 +65,13 @@ class LocalStackIT {
       Cli.Run afterFlood = Cli.kosmos(env, "status");
       assertThat(afterFlood.out()).as("nothing died").doesNotContain("restart(s), last exit");
 
+      // When a real Prometheus scrapes the stack under that load with the checked-in rules
+      // (ops/), every dashboard query and every metric an alert reads returns data, nothing fires
+      // on the healthy stack, and the two pipeline alerts fire when their cause is provoked
+      try (PrometheusOps prometheus = PrometheusOps.start(layout, home.resolve("prometheus"))) {
+        PrometheusOps.checkAgainst(prometheus);
+      }
+
       // When the API dies as a crash would, the supervisor starts it again; the worker and
       // metering run on
       long worker = pid(layout, "worker");

@@ -74,6 +74,10 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
               }
             });
     env.healthChecks().register("streams", new StreamsHealthCheck(streams));
+    MeteringMetrics.register(streams);
+    env.admin()
+        .addServlet("prometheus", com.kosmosx.runtime.Metrics.servlet())
+        .addMapping("/metrics");
   }
 
   /** The Streams settings the service runs with (the benchmark uses them too). */

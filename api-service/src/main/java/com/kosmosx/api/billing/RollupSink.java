@@ -72,11 +72,18 @@ public final class RollupSink extends TopicFollower<UsageRollup> {
       latest.merge(u.key(), u, (a, b) -> b.requests() >= a.requests() ? b : a);
     }
     jdbi.useTransaction(h -> upsert(h, latest.values()));
+    WRITES.inc(latest.size());
   }
+
+  private static final io.prometheus.metrics.core.metrics.Counter WRITES =
+      com.kosmosx.runtime.Metrics.counter(
+          "kosmos_rollup_writes_total",
+          "Usage rollups written to PostgreSQL (the finance tables) by the rollup sink");
 
   @Override
   protected void applyOne(UsageRollup rollup) {
     jdbi.useTransaction(h -> upsert(h, List.of(rollup)));
+    WRITES.inc();
   }
 
   /** Takes a quarantined rollup back, in the replay's transaction. */

@@ -35,6 +35,10 @@ public interface OutboxDao {
   @SqlQuery("SELECT count(*) FROM outbox")
   long pending();
 
+  /** Seconds since the oldest row still in the outbox was written; 0 when it is empty. */
+  @SqlQuery("SELECT COALESCE(EXTRACT(EPOCH FROM (now() - min(created_at)))::float8, 0) FROM outbox")
+  double oldestAgeSeconds();
+
   /** One outbox row. */
   record OutboxRow(long id, String topic, String msgKey, byte[] payload, int attempts) {}
 }

@@ -40,6 +40,7 @@ public final class ApiProblem extends RuntimeException {
 
   /** 429 with an integer {@code Retry-After}. */
   public static ApiProblem tooMany(String code, String detail, long retryAfterSeconds) {
+    com.kosmosx.api.observability.ApiMetrics.REFUSALS.labelValues(code).inc();
     return new ApiProblem(
             429,
             code,

@@ -13,6 +13,11 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.DescribeConsumerGroupsOptions;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.jdbi.v3.core.Jdbi;
 
 /**
@@ -93,6 +98,87 @@ public final class Lanes {
       return last != null && last;
     }
   }
+
+  /** A lane as an operator sees it: its worker group's members and the jobs they have not read. */
+  public record LaneStats(int consumers, long lag) {}
+
+  private volatile Map<String, LaneStats> stats = Map.of();
+  private volatile long statsAt;
+
+  /**
+   * Lane → consumers and lag (end offsets minus the group's committed offsets over the lane's
+   * partitions; a partition the group never committed counts from 0), asked of Kafka at most every
+   * 5 s; when Kafka cannot answer, the call fails (a metrics scrape shows a gap, not a stale
+   * number).
+   */
+  public synchronized Map<String, LaneStats> stats() throws Exception {
+    if (System.nanoTime() - statsAt < STATS_CACHE.toNanos() && !stats.isEmpty()) {
+      return stats;
+    }
+    Map<String, LaneStats> now = new TreeMap<>();
+    for (String lane : all()) {
+      String group = workerGroup + "." + lane;
+      String topic = Topics.jobs(lane).name();
+      int members = 0;
+      try {
+        ConsumerGroupDescription d =
+            admin
+                .describeConsumerGroups(
+                    List.of(group), new DescribeConsumerGroupsOptions().timeoutMs(2_000))
+                .all()
+                .get(3, TimeUnit.SECONDS)
+                .get(group);
+        members = d == null ? 0 : d.members().size();
+      } catch (java.util.concurrent.ExecutionException e) {
+        // A group no worker ever joined (a new plan's lane) does not exist: nobody serves it.
+        if (!(e.getCause() instanceof GroupIdNotFoundException)) {
+          throw e;
+        }
+      }
+      Map<TopicPartition, OffsetSpec> latest = new java.util.HashMap<>();
+      try {
+        var desc =
+            admin
+                .describeTopics(List.of(topic))
+                .allTopicNames()
+                .get(3, TimeUnit.SECONDS)
+                .get(topic);
+        desc.partitions()
+            .forEach(
+                p -> latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest()));
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (!(e.getCause() instanceof UnknownTopicOrPartitionException)) {
+          throw e;
+        }
+      }
+      long lag = 0;
+      if (!latest.isEmpty()) {
+        Map<TopicPartition, OffsetAndMetadata> committed = Map.of();
+        try {
+          committed =
+              admin
+                  .listConsumerGroupOffsets(group)
+                  .partitionsToOffsetAndMetadata()
+                  .get(3, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+          if (!(e.getCause() instanceof GroupIdNotFoundException)) {
+            throw e;
+          }
+        }
+        var ends = admin.listOffsets(latest).all().get(3, TimeUnit.SECONDS);
+        for (var e : ends.entrySet()) {
+          OffsetAndMetadata c = committed.get(e.getKey());
+          lag += Math.max(0, e.getValue().offset() - (c == null ? 0 : c.offset()));
+        }
+      }
+      now.put(lane, new LaneStats(members, lag));
+    }
+    stats = Map.copyOf(now);
+    statsAt = System.nanoTime();
+    return stats;
+  }
+
+  static final Duration STATS_CACHE = Duration.ofSeconds(5);
 
   public boolean served(String lane) {
     return served().getOrDefault(lane, false);

@@ -67,6 +67,7 @@ public final class QuarantineStore implements Quarantine {
 
   public void register(String loop, Replayer replayer) {
     replayers.put(loop, replayer);
+    com.kosmosx.runtime.Metrics.QUARANTINED.initLabelValues(loop);
   }
 
   @Override
@@ -76,6 +77,7 @@ public final class QuarantineStore implements Quarantine {
 
   /** Sets a record aside inside the caller's transaction (with the change that skips it). */
   public void put(Handle h, Poison p) {
+    com.kosmosx.runtime.Metrics.QUARANTINED.labelValues(p.loop()).inc();
     h.createUpdate(
             "INSERT INTO quarantine (loop, source, topic, msg_key, reason, payload, created_at)"
                 + " VALUES (:loop, :source, :topic, :key, :reason, :payload, :at)")

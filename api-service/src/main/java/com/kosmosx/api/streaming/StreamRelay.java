@@ -54,6 +54,12 @@ public final class StreamRelay {
   private final int maxPerAccount;
   private final java.util.concurrent.atomic.AtomicInteger open =
       new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Streams held open on this instance now. */
+  public int open() {
+    return Math.max(0, open.get());
+  }
+
   private final java.util.concurrent.ConcurrentHashMap<String, Integer> perAccount =
       new java.util.concurrent.ConcurrentHashMap<>();
 

@@ -227,6 +227,32 @@ public final class WebhookDeliveries extends BackgroundLoop {
     wake.release();
   }
 
+  /** Attempts by what they led to: delivered, gone (410), pending (a retry is due), failed. */
+  private static final io.prometheus.metrics.core.metrics.Counter ATTEMPTS =
+      com.kosmosx.runtime.Metrics.counter(
+          "kosmos_webhook_attempts_total",
+          "Webhook delivery attempts by outcome (delivered, gone, pending = will retry, failed)",
+          "outcome");
+
+  static {
+    for (String outcome : List.of("delivered", "gone", "pending", "failed")) {
+      ATTEMPTS.initLabelValues(outcome);
+    }
+  }
+
+  private static final io.prometheus.metrics.core.metrics.Histogram ATTEMPT_SECONDS =
+      com.kosmosx.runtime.Metrics.histogram(
+          "kosmos_webhook_attempt_duration_seconds",
+          "One webhook attempt, connect to status line",
+          com.kosmosx.runtime.Metrics.LATENCY_BUCKETS);
+
+  /** From the event (the job's end) to the receiver's 2xx, retries included. */
+  private static final io.prometheus.metrics.core.metrics.Histogram DELIVERY_SECONDS =
+      com.kosmosx.runtime.Metrics.histogram(
+          "kosmos_webhook_delivery_latency_seconds",
+          "From a webhook event to its delivery (2xx), retries included",
+          com.kosmosx.runtime.Metrics.LATENCY_BUCKETS);
+
   private record Claimed(
       String id,
       String jobId,
@@ -234,7 +260,8 @@ public final class WebhookDeliveries extends BackgroundLoop {
       String event,
       String url,
       byte[] payload,
-      int attempts) {}
+      int attempts,
+      Instant createdAt) {}
 
   /**
    * Claims as many due deliveries as there are free sending slots (at most {@link
@@ -270,7 +297,7 @@ public final class WebhookDeliveries extends BackgroundLoop {
                               + " AND account_id <> ALL(:busy)) d WHERE rn <= :perAccount"
                               + " ORDER BY next_attempt_at LIMIT :limit)"
                               + " FOR UPDATE SKIP LOCKED) RETURNING id, job_id, account_id, event,"
-                              + " url, payload, attempts")
+                              + " url, payload, attempts, created_at")
                       .bind("lease", now.plus(LEASE))
                       .bind("now", now)
                       .bind("busy", busy)
@@ -285,7 +312,8 @@ public final class WebhookDeliveries extends BackgroundLoop {
                                   rs.getString("event"),
                                   rs.getString("url"),
                                   rs.getBytes("payload"),
-                                  rs.getInt("attempts")))
+                                  rs.getInt("attempts"),
+                                  rs.getTimestamp("created_at").toInstant()))
                       .list());
     } catch (RuntimeException e) {
       slots.release(free);
@@ -500,6 +528,11 @@ public final class WebhookDeliveries extends BackgroundLoop {
               .bind("id", c.id())
               .execute();
         });
+    ATTEMPTS.labelValues(status).inc();
+    ATTEMPT_SECONDS.observe((System.nanoTime() - t0) / 1e9);
+    if ("delivered".equals(status)) {
+      DELIVERY_SECONDS.observe(Math.max(0, Duration.between(c.createdAt(), now).toNanos()) / 1e9);
+    }
     if (!"delivered".equals(status)) {
       LOG.info(
           "webhook {} attempt {} for job {}: {} -> {}",

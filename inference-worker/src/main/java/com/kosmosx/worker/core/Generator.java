@@ -112,6 +112,9 @@ public final class Generator {
      * @param engineFirstTokenMs on the sequence's first delta: prefill to first token; else null
      */
     default void delta(int request, int offset, String text, Double engineFirstTokenMs) {}
+
+    /** The sequence's first token was picked (for its metrics). On the decode thread. */
+    default void firstToken(int request) {}
   }
 
   /** Generates one sequence (a batch of one). */
@@ -208,6 +211,10 @@ public final class Generator {
             continue;
           }
           String finish = s.step(batch.logits(row));
+          if (s.n == 1 && !s.firstReported) {
+            s.firstReported = true;
+            listener.firstToken(s.index);
+          }
           if (finish != null) {
             listener.finished(s.index, s.result(finish));
             continue;
@@ -271,6 +278,7 @@ public final class Generator {
     // `streamed`'s text; `sent` chars of it have been reported.
     long startedNanos;
     long firstTokenNanos;
+    boolean firstReported;
     int prefix;
     int read;
     int sent;

@@ -112,7 +112,17 @@ public final class JobRunner {
    * decode step have been given to {@code done} (and once at the end), so they can be handled as
    * one group.
    */
-  public void run(List<JobRequest> jobs, BiConsumer<Integer, JobOutcome> done, Runnable stepEnded) {
+  public void run(
+      List<JobRequest> jobs, BiConsumer<Integer, JobOutcome> reported, Runnable stepEnded) {
+    BiConsumer<Integer, JobOutcome> done =
+        (i, o) -> {
+          try {
+            WorkerMetrics.ended(jobs.get(i), o, clock.instant());
+          } catch (RuntimeException e) {
+            LOG.warn("metrics of job {}: {}", jobs.get(i).jobId(), e.toString());
+          }
+          reported.accept(i, o);
+        };
     List<Generator.Request> requests = new ArrayList<>();
     List<Integer> indexOf = new ArrayList<>();
     long deadline = clock.millis() + timeLimit.toMillis();
@@ -150,17 +160,53 @@ public final class JobRunner {
     if (!streaming.isEmpty()) {
       sink.started(streaming);
     }
+    java.time.Instant batchStart = clock.instant();
+    int widest = 0;
+    for (int r = 0; r < requests.size(); r++) {
+      WorkerMetrics.queued(jobs.get(indexOf.get(r)), batchStart);
+      widest = Math.max(widest, requests.get(r).prompt().capacity());
+    }
+    WorkerMetrics.BATCH_SIZE.labelValues(WorkerMetrics.lane(jobs.get(0))).observe(requests.size());
+    long kvTokens = (long) widest * requests.size();
+    WorkerMetrics.KV_TOKENS.addAndGet(kvTokens);
+    WorkerMetrics.RUNNING.addAndGet(requests.size());
+    long[] firstTokenNanos = new long[requests.size()];
+    try {
+      generate(jobs, requests, indexOf, done, stepEnded, sink, firstTokenNanos);
+    } finally {
+      WorkerMetrics.KV_TOKENS.addAndGet(-kvTokens);
+    }
+  }
+
+  private void generate(
+      List<JobRequest> jobs,
+      List<Generator.Request> requests,
+      List<Integer> indexOf,
+      BiConsumer<Integer, JobOutcome> done,
+      Runnable stepEnded,
+      StreamSink sink,
+      long[] firstTokenNanos) {
     generator.generate(
         requests,
         new Generator.Listener() {
           @Override
+          public void firstToken(int request) {
+            firstTokenNanos[request] = System.nanoTime();
+            WorkerMetrics.firstToken(jobs.get(indexOf.get(request)), clock.instant());
+          }
+
+          @Override
           public void finished(int request, Generation g) {
+            WorkerMetrics.RUNNING.decrementAndGet();
             int i = indexOf.get(request);
+            WorkerMetrics.interToken(
+                jobs.get(i), firstTokenNanos[request], System.nanoTime(), g.outputTokens());
             done.accept(i, outcome(jobs.get(i), g));
           }
 
           @Override
           public void failed(int request, RuntimeException error) {
+            WorkerMetrics.RUNNING.decrementAndGet();
             int i = indexOf.get(request);
             if (error instanceof Generator.GenerationInterrupted stopped
                 && canceled.test(jobs.get(i).jobId())) {

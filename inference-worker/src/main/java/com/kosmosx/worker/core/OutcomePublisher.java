@@ -142,6 +142,7 @@ final class OutcomePublisher {
       int attempts) {
     LOG.warn(
         "dead-lettering the job at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), reason);
+    com.kosmosx.runtime.Metrics.QUARANTINED.labelValues("worker-dlq").inc();
     ProducerRecord<String, byte[]> dlq =
         new ProducerRecord<>(
             Topics.JOBS_DLQ.name(), r.key(), r.value() == null ? new byte[0] : r.value());
