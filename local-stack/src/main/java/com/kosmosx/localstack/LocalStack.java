@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 
@@ -215,6 +216,7 @@ public final class LocalStack {
       return 2;
     }
     down();
+    Files.deleteIfExists(layout.home().resolve("topology.env"));
     for (Path p : List.of(layout.data(), layout.run(), layout.logs())) {
       deleteTree(p);
     }
@@ -318,16 +320,29 @@ public final class LocalStack {
     List<ServiceSpec> started = new ArrayList<>();
     readyAfterMillis.clear();
     long t0 = System.nanoTime();
+    // A KRaft node is ready only once a quorum of the cluster runs: Kafka's nodes are launched
+    // together, each then awaited in turn.
+    Map<String, Started> launched = new java.util.HashMap<>();
     for (ServiceSpec s : layout.services()) {
-      if (running(s).isPresent()) {
+      if (!launched.containsKey(s.name()) && running(s).isPresent()) {
         System.out.printf("  %-9s already running%n", s.name());
         if (supervisor != null) {
           supervisor.adopt(s, null);
         }
         continue;
       }
-      Started st = start(s);
-      started.add(s);
+      if (isKafka(s) && !launched.containsKey(s.name())) {
+        for (ServiceSpec k : layout.services()) {
+          if (isKafka(k) && running(k).isEmpty()) {
+            launched.put(k.name(), start(k));
+            started.add(k);
+          }
+        }
+      }
+      Started st = launched.containsKey(s.name()) ? launched.get(s.name()) : start(s);
+      if (!started.contains(s)) {
+        started.add(s);
+      }
       try {
         awaitReady(s, st.logOffset());
       } catch (IllegalStateException e) {
@@ -355,6 +370,10 @@ public final class LocalStack {
     }
     printWelcome((System.nanoTime() - t0) / 1_000_000);
     return 0;
+  }
+
+  static boolean isKafka(ServiceSpec s) {
+    return s.name().equals("kafka") || s.name().startsWith("kafka-");
   }
 
   private String lastErrorLine(ServiceSpec s, long from) {
@@ -598,13 +617,30 @@ public final class LocalStack {
     String api = layout.apiUrl();
     System.out.println();
     System.out.println("KosmosX local stack is up (" + millis + " ms).");
-    System.out.println("  API          " + api);
-    System.out.println("  API admin    http://localhost:" + layout.apiAdminPort() + "/healthcheck");
-    System.out.println(
-        "  worker admin http://localhost:" + layout.workerAdminPort() + "/healthcheck");
+    for (int i = 1; i <= layout.apis(); i++) {
+      String n = i == 1 ? "" : " " + i;
+      System.out.printf("  %-12s http://localhost:%d%n", "API" + n, layout.apiPort(i));
+      System.out.printf(
+          "  %-12s http://localhost:%d/healthcheck (/metrics)%n",
+          "API admin" + n, layout.apiAdminPort(i));
+    }
+    for (int i = 1; i <= layout.workers(); i++) {
+      System.out.printf(
+          "  %-12s http://localhost:%d/healthcheck%n",
+          i == 1 ? "worker admin" : "worker " + i, layout.workerAdminPort() + 10 * (i - 1));
+    }
     System.out.println(
         "  metering     http://localhost:" + layout.meteringAdminPort() + "/healthcheck");
-    System.out.println("  Kafka        " + layout.kafkaBootstrap());
+    System.out.println(
+        "  Kafka        "
+            + layout.kafkaBootstrap()
+            + (layout.brokers() > 1
+                ? " ("
+                    + layout.brokers()
+                    + " KRaft nodes, replication factor "
+                    + layout.replicationFactor()
+                    + ", min.insync.replicas 2)"
+                : ""));
     System.out.println("  PostgreSQL   " + layout.jdbcUrl() + " (user postgres)");
     System.out.println("  logs         " + layout.logs());
     System.out.println();

@@ -20,7 +20,9 @@ public record StackLayout(
     int kafkaControllerPort,
     int postgresPort,
     int workers,
-    Map<String, String> settings) {
+    Map<String, String> settings,
+    int brokers,
+    int apis) {
 
   /**
    * The layout from {@code KOSMOS_*} variables. {@code KOSMOS_WORKERS} (default 1) starts that many
@@ -45,6 +47,8 @@ public record StackLayout(
     if (workers < 1 || workers > 8) {
       throw new IllegalArgumentException("KOSMOS_WORKERS must be 1 to 8");
     }
+    int brokers = count(env, "KOSMOS_BROKERS", 5);
+    int apis = count(env, "KOSMOS_APIS", 4);
     return new StackLayout(
         root,
         Path.of(env.getOrDefault("KOSMOS_HOME", root.resolve(".kosmos").toString())),
@@ -56,7 +60,45 @@ public record StackLayout(
         port(env, "KOSMOS_KAFKA_CONTROLLER_PORT", 19093),
         port(env, "KOSMOS_PG_PORT", 15432),
         workers,
-        Map.copyOf(settings));
+        Map.copyOf(settings),
+        brokers,
+        apis);
+  }
+
+  private static int count(Map<String, String> env, String name, int max) {
+    int n;
+    try {
+      n = Integer.parseInt(env.getOrDefault(name, "1").trim());
+    } catch (NumberFormatException e) {
+      n = 0;
+    }
+    if (n < 1 || n > max) {
+      throw new IllegalArgumentException(name + " must be 1 to " + max);
+    }
+    return n;
+  }
+
+  /** Kafka node {@code i} (1-based): its client and controller ports, 10 apart per node. */
+  int kafkaPort(int i) {
+    return kafkaPort + 10 * (i - 1);
+  }
+
+  int kafkaControllerPort(int i) {
+    return kafkaControllerPort + 10 * (i - 1);
+  }
+
+  /** API instance {@code i} (1-based): its public and admin ports, 2 apart per instance. */
+  public int apiPort(int i) {
+    return apiPort + 2 * (i - 1);
+  }
+
+  public int apiAdminPort(int i) {
+    return apiAdminPort + 2 * (i - 1);
+  }
+
+  /** Topics' replication factor on this cluster: 3 from three brokers (min.insync.replicas 2). */
+  public int replicationFactor() {
+    return Math.min(3, brokers);
   }
 
   /**
@@ -109,7 +151,11 @@ public record StackLayout(
   }
 
   public String kafkaBootstrap() {
-    return "localhost:" + kafkaPort;
+    StringBuilder b = new StringBuilder();
+    for (int i = 1; i <= brokers; i++) {
+      b.append(i > 1 ? "," : "").append("localhost:").append(kafkaPort(i));
+    }
+    return b.toString();
   }
 
   public String jdbcUrl() {
@@ -157,6 +203,8 @@ public record StackLayout(
                 kafkaBootstrap(),
                 "KOSMOS_DB_URL",
                 jdbcUrl(),
+                "KOSMOS_KAFKA_REPLICATION_FACTOR",
+                String.valueOf(replicationFactor()),
                 "DJL_OFFLINE",
                 "true",
                 "OPT_OUT_TRACKING",
@@ -179,43 +227,40 @@ public record StackLayout(
                 "128m",
                 Map.of(),
                 "postgres ready",
-                null),
-            new ServiceSpec(
-                "kafka",
-                "com.kosmosx.platform.PlatformMain",
-                List.of(
-                    "kafka",
-                    data().resolve("kafka").toString(),
-                    String.valueOf(kafkaPort),
-                    String.valueOf(kafkaControllerPort)),
-                "768m",
-                Map.of(),
-                "kafka ready",
-                null),
-            new ServiceSpec(
-                "api",
-                "com.kosmosx.api.ApiApplication",
-                List.of("server", root.resolve("api-service/config.yml").toString()),
-                // 384 MB of heap keeps the API within its 512 MB resident goal (./kosmos bench);
-                // image decoding is budgeted to fit (ImageNormalizer.DECODE_BUDGET_MEGAPIXELS).
-                "384m",
-                merge(
-                    common,
-                    Map.of(
-                        "KOSMOS_API_PORT", String.valueOf(apiPort),
-                        "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort),
-                        // The local stack is for development: webhooks may go to a local receiver.
-                        "KOSMOS_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1",
-                        "KOSMOS_TOKENIZER",
-                            settings.getOrDefault(
-                                "KOSMOS_TOKENIZER",
-                                modelDir().resolve("tokenizer.json").toString()),
-                        "KOSMOS_MAX_CONTEXT_TOKENS",
-                            settings.getOrDefault(
-                                "KOSMOS_MAX_CONTEXT_TOKENS", String.valueOf(maxContextTokens())),
-                        "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
-                null,
-                "http://localhost:" + apiAdminPort + "/healthcheck"),
+                null)));
+    // Kafka's nodes start together (a KRaft node is ready once a quorum of them runs).
+    String voters = "";
+    for (int i = 1; i <= brokers; i++) {
+      voters += (i > 1 ? "," : "") + i + "@localhost:" + kafkaControllerPort(i);
+    }
+    for (int i = 1; i <= brokers; i++) {
+      services.add(
+          new ServiceSpec(
+              i == 1 ? "kafka" : "kafka-" + i,
+              "com.kosmosx.platform.PlatformMain",
+              brokers == 1
+                  ? List.of(
+                      "kafka",
+                      data().resolve("kafka").toString(),
+                      String.valueOf(kafkaPort),
+                      String.valueOf(kafkaControllerPort))
+                  : List.of(
+                      "kafka",
+                      data().resolve(i == 1 ? "kafka" : "kafka-" + i).toString(),
+                      String.valueOf(kafkaPort(i)),
+                      String.valueOf(kafkaControllerPort(i)),
+                      String.valueOf(i),
+                      voters),
+              "768m",
+              Map.of(),
+              "kafka ready",
+              null));
+    }
+    for (int i = 1; i <= apis; i++) {
+      services.add(api(common, i));
+    }
+    services.addAll(
+        List.of(
             worker(common, 1),
             new ServiceSpec(
                 "metering",
@@ -234,6 +279,33 @@ public record StackLayout(
       services.add(services.size() - 1, worker(common, i));
     }
     return List.copyOf(services);
+  }
+
+  /** API instance {@code i}: {@code api}, {@code api-2}, … on their own ports, one database. */
+  private ServiceSpec api(Map<String, String> common, int i) {
+    return new ServiceSpec(
+        i == 1 ? "api" : "api-" + i,
+        "com.kosmosx.api.ApiApplication",
+        List.of("server", root.resolve("api-service/config.yml").toString()),
+        // 384 MB of heap keeps the API within its 512 MB resident goal (./kosmos bench);
+        // image decoding is budgeted to fit (ImageNormalizer.DECODE_BUDGET_MEGAPIXELS).
+        "384m",
+        merge(
+            common,
+            Map.of(
+                "KOSMOS_API_PORT", String.valueOf(apiPort(i)),
+                "KOSMOS_API_ADMIN_PORT", String.valueOf(apiAdminPort(i)),
+                // The local stack is for development: webhooks may go to a local receiver.
+                "KOSMOS_WEBHOOK_ALLOWED_HOSTS", "localhost,127.0.0.1",
+                "KOSMOS_TOKENIZER",
+                    settings.getOrDefault(
+                        "KOSMOS_TOKENIZER", modelDir().resolve("tokenizer.json").toString()),
+                "KOSMOS_MAX_CONTEXT_TOKENS",
+                    settings.getOrDefault(
+                        "KOSMOS_MAX_CONTEXT_TOKENS", String.valueOf(maxContextTokens())),
+                "DJL_CACHE_DIR", data().resolve("djl-cache").toString())),
+        null,
+        "http://localhost:" + apiAdminPort(i) + "/healthcheck");
   }
 
   /** Worker {@code i}: its own id (so its own transactional ids) and admin port. */

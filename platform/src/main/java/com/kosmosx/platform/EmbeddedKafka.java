@@ -37,10 +37,37 @@ public final class EmbeddedKafka implements AutoCloseable {
   private KafkaRaftServer server;
 
   public EmbeddedKafka(Path dataDir, int port, int controllerPort, Map<String, String> overrides) {
+    this(dataDir, 1, port, controllerPort, "1@localhost:" + controllerPort, overrides);
+  }
+
+  /**
+   * Node {@code nodeId} of a KRaft cluster whose every node is broker and controller; {@code
+   * voters} is the static quorum ({@code 1@localhost:p1,2@localhost:p2,...}). With three nodes or
+   * more every topic, the internal ones included, is replicated 3 times with {@code
+   * min.insync.replicas} 2: one node may die without losing an acknowledged record or stopping
+   * writes.
+   */
+  public EmbeddedKafka(
+      Path dataDir,
+      int nodeId,
+      int port,
+      int controllerPort,
+      String voters,
+      Map<String, String> overrides) {
     this.dataDir = dataDir;
+    this.nodeId = nodeId;
     this.port = port;
     this.controllerPort = controllerPort;
+    this.voters = voters;
     this.overrides = Map.copyOf(overrides);
+  }
+
+  private final int nodeId;
+  private final String voters;
+
+  /** Replication factor and min ISR the cluster's size allows: 3 and 2 from three nodes. */
+  private int replication() {
+    return Math.min(3, voters.split(",").length);
   }
 
   /** A broker on free ports with a fresh temporary data directory. */
@@ -89,7 +116,7 @@ public final class EmbeddedKafka implements AutoCloseable {
       new Formatter()
           .setPrintStream(ps)
           .setSupportedFeatures(Feature.PRODUCTION_FEATURES)
-          .setNodeId(1)
+          .setNodeId(nodeId)
           .setClusterId(CLUSTER_ID)
           .addDirectory(logDir.toString())
           .setMetadataLogDirectory(logDir.toString())
@@ -110,8 +137,8 @@ public final class EmbeddedKafka implements AutoCloseable {
   Map<String, String> brokerProperties() {
     Map<String, String> p = new TreeMap<>();
     p.put("process.roles", "broker,controller");
-    p.put("node.id", "1");
-    p.put("controller.quorum.voters", "1@localhost:" + controllerPort);
+    p.put("node.id", String.valueOf(nodeId));
+    p.put("controller.quorum.voters", voters);
     p.put(
         "listeners", "PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort);
     p.put("advertised.listeners", "PLAINTEXT://localhost:" + port);
@@ -120,13 +147,18 @@ public final class EmbeddedKafka implements AutoCloseable {
     p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
     p.put("log.dirs", dataDir.resolve("log").toString());
     // One node: every replication factor and min ISR must be 1, or internal topics never form.
-    p.put("offsets.topic.replication.factor", "1");
-    p.put("transaction.state.log.replication.factor", "1");
-    p.put("transaction.state.log.min.isr", "1");
-    p.put("share.coordinator.state.topic.replication.factor", "1");
-    p.put("share.coordinator.state.topic.min.isr", "1");
-    p.put("default.replication.factor", "1");
-    p.put("min.insync.replicas", "1");
+    // Three or more: 3 and 2, for the internal topics too (offsets, transactions, share state).
+    String rf = String.valueOf(replication());
+    String minIsr = replication() >= 3 ? "2" : "1";
+    p.put("offsets.topic.replication.factor", rf);
+    p.put("transaction.state.log.replication.factor", rf);
+    p.put("transaction.state.log.min.isr", minIsr);
+    p.put("share.coordinator.state.topic.replication.factor", rf);
+    p.put("share.coordinator.state.topic.min.isr", minIsr);
+    p.put("default.replication.factor", rf);
+    p.put("min.insync.replicas", minIsr);
+    // A clean shutdown hands leadership over; an unclean election could lose acknowledged data.
+    p.put("unclean.leader.election.enable", "false");
     // Few internal partitions: the first group/transaction coordinator lookup stays fast.
     p.put("offsets.topic.num.partitions", "4");
     p.put("transaction.state.log.num.partitions", "4");

@@ -8,7 +8,7 @@ import java.util.concurrent.CountDownLatch;
  * Runs one platform component as a long-lived process for the local stack:
  *
  * <pre>
- *   PlatformMain kafka    DATA_DIR PORT CONTROLLER_PORT
+ *   PlatformMain kafka    DATA_DIR PORT CONTROLLER_PORT [NODE_ID VOTERS]
  *   PlatformMain postgres DATA_DIR PORT [DATABASE]
  * </pre>
  *
@@ -29,8 +29,13 @@ public final class PlatformMain {
     AutoCloseable component;
     switch (args[0]) {
       case "kafka" -> {
+        int controller = Integer.parseInt(args[3]);
         EmbeddedKafka kafka =
-            new EmbeddedKafka(dir, port, Integer.parseInt(args[3]), Map.of()).start();
+            (args.length > 5
+                    ? new EmbeddedKafka(
+                        dir, Integer.parseInt(args[4]), port, controller, args[5], Map.of())
+                    : new EmbeddedKafka(dir, port, controller, Map.of()))
+                .start();
         component = kafka;
         System.out.println("kafka ready " + kafka.bootstrapServers());
       }
