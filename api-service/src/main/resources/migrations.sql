@@ -211,3 +211,7 @@ CREATE TABLE invoice_items (
   PRIMARY KEY (month, account_id, product, origin_month)
 );
 CREATE INDEX invoice_items_origin ON invoice_items (origin_month, account_id, product);
+
+--changeset kosmosx:11-outbox-trace
+-- The trace id of the request that wrote a row; the relay sends it as the record's traceparent.
+ALTER TABLE outbox ADD COLUMN trace_id text;

@@ -108,6 +108,7 @@ public class ApiApplication extends Application<ApiConfiguration> {
 
   @Override
   public void initialize(Bootstrap<ApiConfiguration> bootstrap) {
+    com.kosmosx.runtime.LogFormat.install(bootstrap);
     bootstrap.setConfigurationSourceProvider(
         new SubstitutingSourceProvider(
             bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));
@@ -371,6 +372,11 @@ public class ApiApplication extends Application<ApiConfiguration> {
     KeyService keys =
         new KeyService(jdbi, clock, authenticator, config.rateLimits.maxLiveKeysPerAccount);
 
+    // Every request runs under a trace id that goes with the jobs it submits (Tracing).
+    env.servlets()
+        .addFilter("trace", new com.kosmosx.api.observability.TraceFilter())
+        .addMappingForUrlPatterns(
+            java.util.EnumSet.of(jakarta.servlet.DispatcherType.REQUEST), false, "/*");
     // Large bodies (images) share a heap budget: one full-size upload at a time plus small ones.
     env.servlets()
         .addFilter(

@@ -55,6 +55,7 @@ public class WorkerApplication extends Application<WorkerConfiguration> {
 
   @Override
   public void initialize(Bootstrap<WorkerConfiguration> bootstrap) {
+    com.kosmosx.runtime.LogFormat.install(bootstrap);
     bootstrap.setConfigurationSourceProvider(
         new SubstitutingSourceProvider(
             bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));

@@ -31,6 +31,7 @@ class LocalStackIT {
   void aSupervisedStackServesTheTourSurvivesCrashesAndStartsAfresh() throws Exception {
     Path home = Files.createTempDirectory("kosmos-home");
     Map<String, String> env = StackLayout.onFreePorts(home);
+    env.put("KOSMOS_LOG_FORMAT", "json");
     StackLayout layout = StackLayout.fromEnvironment(Cli.ROOT, env);
     LocalStack stack = new LocalStack(layout, System.getProperty("java.class.path"));
     try {
@@ -71,6 +72,10 @@ class LocalStackIT {
       try (PrometheusOps prometheus = PrometheusOps.start(layout, home.resolve("prometheus"))) {
         PrometheusOps.checkAgainst(prometheus);
       }
+
+      // With KOSMOS_LOG_FORMAT=json, one job's life is followed across processes by the trace id
+      // its client sent (W3C traceparent), which travels with it in Kafka headers
+      JsonLogs.followOneJob(layout, key);
 
       // When the API dies as a crash would, the supervisor starts it again; the worker and
       // metering run on

@@ -35,6 +35,7 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
 
   @Override
   public void initialize(Bootstrap<MeteringConfiguration> bootstrap) {
+    com.kosmosx.runtime.LogFormat.install(bootstrap);
     bootstrap.setConfigurationSourceProvider(
         new SubstitutingSourceProvider(
             bootstrap.getConfigurationSourceProvider(), new EnvironmentVariableSubstitutor(false)));

@@ -37,7 +37,8 @@ public interface JobDao {
           + " CAST(:input AS jsonb), CAST(:metadata AS jsonb), CAST(:webhook AS jsonb), :createdAt,"
           + " :deadlineAt)"
           + " RETURNING id)"
-          + " INSERT INTO outbox (topic, msg_key, payload) SELECT :topic, id, :payload FROM job";
+          + " INSERT INTO outbox (topic, msg_key, payload, trace_id)"
+          + " SELECT :topic, id, :payload, :traceId FROM job";
 
   @SqlQuery("SELECT " + COLUMNS + " FROM jobs WHERE id = :id AND account_id = :accountId")
   Optional<JobRow> find(String id, String accountId);

@@ -19,7 +19,8 @@ public interface OutboxDao {
    * each other's rows.
    */
   @SqlQuery(
-      "SELECT id, topic, msg_key, payload, attempts FROM outbox WHERE next_attempt_at IS NULL"
+      "SELECT id, topic, msg_key, payload, attempts, trace_id FROM outbox"
+          + " WHERE next_attempt_at IS NULL"
           + " OR next_attempt_at <= :now ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED")
   @RegisterConstructorMapper(OutboxRow.class)
   List<OutboxRow> claim(int limit, Instant now);
@@ -40,5 +41,6 @@ public interface OutboxDao {
   double oldestAgeSeconds();
 
   /** One outbox row. */
-  record OutboxRow(long id, String topic, String msgKey, byte[] payload, int attempts) {}
+  record OutboxRow(
+      long id, String topic, String msgKey, byte[] payload, int attempts, String traceId) {}
 }

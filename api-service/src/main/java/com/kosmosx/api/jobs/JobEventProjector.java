@@ -22,6 +22,9 @@ import org.jdbi.v3.core.Jdbi;
  * redelivery after a crash is harmless; offsets are committed after the database writes.
  */
 public final class JobEventProjector extends TopicFollower<JobEvent> {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(JobEventProjector.class);
+
   public static final String LOOP = "job-event-projector";
 
   private final Jdbi jdbi;
@@ -61,6 +64,23 @@ public final class JobEventProjector extends TopicFollower<JobEvent> {
   @Override
   protected void applyOne(JobEvent event) {
     apply(event);
+  }
+
+  /** One line per job that ended, with the trace its record carries (Tracing). */
+  @Override
+  protected void applied(ConsumerRecord<String, byte[]> record, JobEvent e) {
+    if (e.kind() == JobEvent.Kind.STARTED) {
+      return;
+    }
+    try (var scope =
+        com.kosmosx.runtime.Tracing.job(
+            e.jobId(),
+            e.accountId(),
+            null,
+            com.kosmosx.runtime.Tracing.traceId(record.headers()))) {
+      LOG.info(
+          "job {} {} (recorded)", e.jobId(), e.kind().name().toLowerCase(java.util.Locale.ROOT));
+    }
   }
 
   /** Takes a quarantined event back (after its cause was fixed), in the replay's transaction. */

@@ -43,6 +43,8 @@ import org.jdbi.v3.core.Jdbi;
  * check runs under the account's submit lock, so concurrent duplicates make one job.
  */
 public final class JobService {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(JobService.class);
+
   static final Duration IDEMPOTENCY_WINDOW = Duration.ofHours(24);
   static final int MAX_IDEMPOTENCY_KEY_CHARS = 255;
   private static final Set<String> STATUSES =
@@ -116,6 +118,10 @@ public final class JobService {
     // Microseconds: what PostgreSQL keeps, so this answer and a later GET show the same time.
     Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
     String jobId = Ids.job(clock);
+    // The request's trace (TraceFilter), or a new one: it travels with the job (Tracing).
+    String mdcTrace = org.slf4j.MDC.get(com.kosmosx.runtime.Tracing.TRACE_ID);
+    String traceId = mdcTrace != null ? mdcTrace : com.kosmosx.runtime.Tracing.newTraceId();
+    String[] laneOf = new String[1];
     JobInput echo = echo(input);
     String inputJson = views.write(echo);
     String metadataJson = metadata == null ? null : views.write(new TreeMap<>(metadata));
@@ -187,6 +193,7 @@ public final class JobService {
               }
               // Dedicated plans run on their own lane, out of reach of pay-as-you-go load.
               String lane = admission[1] == null ? Topics.SHARED_LANE : admission[1];
+              laneOf[0] = lane;
               Topic<String, JobRequest> topic = Topics.jobs(lane);
               JobRequest message =
                   new JobRequest(
@@ -203,6 +210,7 @@ public final class JobService {
                   .bind("deadlineAt", message.deadline())
                   .bind("topic", topic.name())
                   .bind("payload", topic.serializeValue(message))
+                  .bind("traceId", traceId)
                   .execute();
               if (idempotencyKey != null) {
                 keys.upsert(
@@ -212,6 +220,10 @@ public final class JobService {
             });
     if (!result.replayed()) {
       relayWakeUp.run();
+      try (var scope =
+          com.kosmosx.runtime.Tracing.job(jobId, caller.accountId(), laneOf[0], traceId)) {
+        LOG.info("job {} accepted ({}, lane {})", jobId, type.wire(), laneOf[0]);
+      }
     }
     return result;
   }

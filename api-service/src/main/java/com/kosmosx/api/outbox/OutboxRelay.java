@@ -155,7 +155,10 @@ public final class OutboxRelay extends BackgroundLoop {
     List<Future<RecordMetadata>> acks = new ArrayList<>(rows.size());
     for (OutboxRow row : rows) {
       try {
-        acks.add(p.send(new ProducerRecord<>(row.topic(), row.msgKey(), row.payload())));
+        ProducerRecord<String, byte[]> record =
+            new ProducerRecord<>(row.topic(), row.msgKey(), row.payload());
+        com.kosmosx.runtime.Tracing.addTo(record.headers(), row.traceId());
+        acks.add(p.send(record));
       } catch (KafkaException e) {
         acks.add(CompletableFuture.failedFuture(e));
       }

@@ -59,6 +59,9 @@ public abstract class TopicFollower<T> extends BackgroundLoop {
   /** Applies one value in its own transaction. */
   protected abstract void applyOne(T value);
 
+  /** After a record was applied (for logging it with its trace); must not throw. */
+  protected void applied(ConsumerRecord<String, byte[]> record, T value) {}
+
   @Override
   public boolean round() {
     Consumer<String, byte[]> c = consumer;
@@ -113,6 +116,9 @@ public abstract class TopicFollower<T> extends BackgroundLoop {
     }
     try {
       applyAll(values);
+      for (int i = 0; i < values.size(); i++) {
+        applied(readable.get(i), values.get(i));
+      }
       return;
     } catch (RuntimeException e) {
       if (Failures.fatal(e)) {
@@ -128,6 +134,7 @@ public abstract class TopicFollower<T> extends BackgroundLoop {
       ConsumerRecord<String, byte[]> r = readable.get(i);
       try {
         applyOne(values.get(i));
+        applied(r, values.get(i));
       } catch (RuntimeException e) {
         String source = source(r);
         if (Failures.poison(e)) {

@@ -8,6 +8,7 @@ import com.kosmosx.runtime.Backoff;
 import com.kosmosx.runtime.Clients;
 import com.kosmosx.runtime.KafkaSettings;
 import com.kosmosx.runtime.Loop;
+import com.kosmosx.runtime.Tracing;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -288,7 +289,18 @@ public final class JobConsumer extends BackgroundLoop {
     if (ledger != null) {
       ledger.begin(jobs.stream().map(JobRequest::jobId).toList());
     }
-    publisher.started(p, jobs, now);
+    publisher.started(p, jobs, jobRecords, now);
+    for (int i = 0; i < jobs.size(); i++) {
+      JobRequest job = jobs.get(i);
+      try (var scope =
+          Tracing.job(
+              job.jobId(),
+              job.accountId(),
+              job.lane(),
+              Tracing.traceId(jobRecords.get(i).headers()))) {
+        LOG.info("job {} started (batch of {})", job.jobId(), jobs.size());
+      }
+    }
     long t0 = System.nanoTime();
     // Jobs that end in the same decode step commit together: one transaction for their terminal
     // events, usage and offsets. A step of 1-token jobs is one commit instead of one per job.
@@ -308,13 +320,24 @@ public final class JobConsumer extends BackgroundLoop {
           }
           for (OutcomePublisher.Ended e : group) {
             jobsDone++;
-            LOG.info(
-                "job {} {} in {} ms (batch of {}, committed with {} other(s))",
-                e.terminal().jobId(),
-                e.terminal().kind().name().toLowerCase(),
-                (System.nanoTime() - t0) / 1_000_000,
-                jobs.size(),
-                group.size() - 1);
+            try (var scope =
+                Tracing.job(
+                    e.terminal().jobId(),
+                    e.terminal().accountId(),
+                    jobs.stream()
+                        .filter(j -> j.jobId().equals(e.terminal().jobId()))
+                        .map(JobRequest::lane)
+                        .findFirst()
+                        .orElse(null),
+                    Tracing.traceId(e.record().headers()))) {
+              LOG.info(
+                  "job {} {} in {} ms (batch of {}, committed with {} other(s))",
+                  e.terminal().jobId(),
+                  e.terminal().kind().name().toLowerCase(),
+                  (System.nanoTime() - t0) / 1_000_000,
+                  jobs.size(),
+                  group.size() - 1);
+            }
           }
         });
     if (ledger != null) {

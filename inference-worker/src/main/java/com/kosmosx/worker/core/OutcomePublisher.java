@@ -7,6 +7,7 @@ import com.kosmosx.contracts.JobType;
 import com.kosmosx.contracts.Topic;
 import com.kosmosx.contracts.Topics;
 import com.kosmosx.contracts.UsageEvent;
+import com.kosmosx.runtime.Tracing;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
@@ -44,13 +45,24 @@ final class OutcomePublisher {
 
   /** One short transaction: {@code started} for every job of a batch (no model run inside). */
   void started(Producer<String, byte[]> p, List<JobRequest> jobs, Instant now) {
+    started(p, jobs, null, now);
+  }
+
+  /** As above; each event carries the trace of its job's record ({@code records} may be null). */
+  void started(
+      Producer<String, byte[]> p,
+      List<JobRequest> jobs,
+      List<ConsumerRecord<String, byte[]>> records,
+      Instant now) {
     p.beginTransaction();
-    for (JobRequest job : jobs) {
+    for (int i = 0; i < jobs.size(); i++) {
+      JobRequest job = jobs.get(i);
       send(
           p,
           Topics.JOB_EVENTS,
           job.jobId(),
-          JobEvent.started(job.jobId(), job.accountId(), now, workerId));
+          JobEvent.started(job.jobId(), job.accountId(), now, workerId),
+          records == null ? null : Tracing.traceId(records.get(i).headers()));
     }
     p.commitTransaction();
   }
@@ -101,9 +113,10 @@ final class OutcomePublisher {
     }
     p.beginTransaction();
     for (Ended e : ended) {
-      send(p, Topics.JOB_EVENTS, e.terminal().jobId(), e.terminal());
+      String trace = e.record() == null ? null : Tracing.traceId(e.record().headers());
+      send(p, Topics.JOB_EVENTS, e.terminal().jobId(), e.terminal(), trace);
       if (e.usage() != null) {
-        send(p, Topics.USAGE, e.usage().accountId(), e.usage());
+        send(p, Topics.USAGE, e.usage().accountId(), e.usage(), trace);
       }
     }
     if (!commit.isEmpty()) {
@@ -183,6 +196,14 @@ final class OutcomePublisher {
 
   private static <V> void send(
       Producer<String, byte[]> p, Topic<String, V> topic, String key, V value) {
-    p.send(new ProducerRecord<>(topic.name(), key, topic.serializeValue(value)));
+    send(p, topic, key, value, null);
+  }
+
+  private static <V> void send(
+      Producer<String, byte[]> p, Topic<String, V> topic, String key, V value, String traceId) {
+    ProducerRecord<String, byte[]> r =
+        new ProducerRecord<>(topic.name(), key, topic.serializeValue(value));
+    Tracing.addTo(r.headers(), traceId);
+    p.send(r);
   }
 }
