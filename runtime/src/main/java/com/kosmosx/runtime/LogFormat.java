@@ -80,6 +80,7 @@ public final class LogFormat {
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   private static void layout(AbstractAppenderFactory<?> appender, Object layout) {
+    appender.setLogFormat(null); // a text pattern, which a JSON layout ignores (with a warning)
     ((AbstractAppenderFactory) appender)
         .setLayout((io.dropwizard.logging.common.layout.DiscoverableLayoutFactory) layout);
   }
