@@ -30,9 +30,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Crashes with real processes (the local stack's launcher): a worker killed with SIGKILL in the
- * middle of a job, and the broker killed while jobs run. Nothing accepted is lost, and a re-run job
- * is seen once: one result, one usage event, one webhook event id.
+ * Crashes with real processes (the local stack's launcher) on a replicated Kafka cluster: three
+ * KRaft brokers, every topic (internal ones too) replicated 3 times with min.insync.replicas 2, as
+ * {@code ./kosmos up --brokers 3} runs it. A worker killed with SIGKILL in the middle of a job, a
+ * poison job, metering killed mid-stream, and a broker killed while a batch of jobs runs, staying
+ * down. Nothing accepted is lost, and a re-run job is seen once: one result, one usage event, one
+ * webhook event id; metered usage equals the job records. (A single broker's outage and return is
+ * LocalStackIT's; the soak, {@code ./kosmos soak --cluster}, kills every kind of process.)
  */
 class CrashIT {
   private static final HttpClient HTTP = HttpClient.newHttpClient();
@@ -48,6 +52,7 @@ class CrashIT {
     Path home = Files.createTempDirectory("kosmos-crash");
     Map<String, String> env = StackLayout.onFreePorts(home);
     env.put("KOSMOS_BOOTSTRAP_ADMIN_KEY", ADMIN);
+    env.put("KOSMOS_BROKERS", "3");
     layout = StackLayout.fromEnvironment(Path.of("..").toAbsolutePath().normalize(), env);
     stack = new LocalStack(layout, System.getProperty("java.class.path"));
     assertThat(stack.up(true)).isZero();
@@ -68,6 +73,7 @@ class CrashIT {
 
   @Test
   void aKilledWorkerOrBrokerLosesNothingAndBillsOnce() throws Exception {
+    assertThat(layout.brokers()).isEqualTo(3);
     List<String> hooks = Collections.synchronizedList(new ArrayList<>());
     HttpServer receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     receiver.createContext(
@@ -138,7 +144,8 @@ class CrashIT {
       System.out.printf(
           "poison job: dead-lettered after 3 worker crashes: %s%n", dead.path("error"));
 
-      // The broker killed while a batch of jobs runs: every accepted job still finishes, once.
+      // A broker killed while a batch of jobs runs, and left down: the cluster carries on, every
+      // accepted job (those submitted after the kill too) finishes, once.
       List<String> jobs = new ArrayList<>();
       for (int i = 0; i < 20; i++) {
         jobs.add(
@@ -155,12 +162,19 @@ class CrashIT {
                 key,
                 "{\"type\":\"text\",\"input\":{\"prompt\":\"Once upon a time\",\"max_tokens\":8}}"));
       }
-      assertThat(stack.up(true)).isZero(); // restarts the broker
       for (String id : jobs) {
         assertThat(awaitTerminal(layout, key, id).path("status").asText())
             .as(id)
             .isEqualTo("succeeded");
       }
+      assertThat(
+              stack.isRunning(
+                  layout.services().stream()
+                      .filter(s -> s.name().equals("kafka"))
+                      .findFirst()
+                      .orElseThrow()))
+          .as("all of it with the broker still down")
+          .isFalse();
       List<UsageEvent> all = usageEvents(layout, jobs, jobs.size());
       long distinct = all.stream().map(UsageEvent::eventId).distinct().count();
       // Every job billed once. A transaction whose commit the broker's death left unanswered can
@@ -183,6 +197,7 @@ class CrashIT {
           "broker crash: %d accepted jobs, %d succeeded, %d usage events (%d distinct);"
               + " metered %d requests, %d billable tokens = the job records%n",
           jobs.size(), jobs.size(), all.size(), distinct, metered[0], metered[1]);
+      assertThat(stack.up(true)).isZero(); // the broker back, for whatever runs next
     } finally {
       receiver.stop(0);
     }
