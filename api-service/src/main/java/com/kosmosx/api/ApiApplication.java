@@ -201,7 +201,10 @@ public class ApiApplication extends Application<ApiConfiguration> {
             });
     Passwords passwords =
         new Passwords(config.auth.bcryptCost, config.rateLimits.concurrentPasswordChecks);
-    env.metrics().gauge("kosmos.passwords.bcrypt", () -> passwords::computed);
+    com.kosmosx.runtime.Metrics.counterFromCallback(
+        "kosmos_password_hashes",
+        "bcrypt computations (password checks and sets); the sign-in rate limit bounds them",
+        cb -> cb.call(passwords.computed()));
     AccountService accounts = new AccountService(jdbi, passwords, clock);
     accounts.ensureBootstrapAdmin(config.auth.bootstrapAdminKey);
     JobViews views = new JobViews(config.prices);

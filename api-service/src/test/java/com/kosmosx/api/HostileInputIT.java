@@ -443,12 +443,13 @@ class HostileInputIT {
                         java.net.URI.create("http://localhost:" + a.adminPort() + "/metrics"))
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
-    return ApiTestApp.JSON
-        .readTree(r.body())
-        .path("gauges")
-        .path("kosmos.passwords.bcrypt")
-        .path("value")
-        .asLong();
+    // Prometheus's text format: "kosmos_password_hashes_total 12.0".
+    return r.body()
+        .lines()
+        .filter(l -> l.startsWith("kosmos_password_hashes_total "))
+        .mapToLong(l -> (long) Double.parseDouble(l.substring(l.indexOf(' ') + 1)))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no kosmos_password_hashes_total in /metrics"));
   }
 
   private static String serverUrl(String db) {
