@@ -72,4 +72,19 @@ class KosmosLogsTest {
       p.destroy();
     }
   }
+
+  @Test
+  void aTopologyChangeOnDataOfAnotherBrokerCountIsRefusedBeforeAnythingStarts() throws Exception {
+    String[] noNumber = run("up", "-d", "--brokers");
+    assertThat(noNumber[0]).isEqualTo("2");
+    assertThat(noNumber[1]).contains("--brokers needs a number");
+
+    Files.createDirectories(home.resolve("data/kafka"));
+    String[] refused = run("up", "-d", "--brokers", "3", "--apis", "2");
+    assertThat(refused[0]).isEqualTo("2");
+    assertThat(refused[1])
+        .contains("data is for 1 broker(s)")
+        .contains("./kosmos reset --yes first to run 3");
+    assertThat(Files.exists(home.resolve("topology.env"))).as("nothing recorded").isFalse();
+  }
 }

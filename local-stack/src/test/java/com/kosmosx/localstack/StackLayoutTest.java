@@ -49,4 +49,53 @@ class StackLayoutTest {
     assertThat(env(StackLayout.fromEnvironment(ROOT, vars), "api").get("KOSMOS_MAX_CONTEXT_TOKENS"))
         .isEqualTo("1024");
   }
+
+  @Test
+  void aReplicatedClusterHasThreeKafkaNodesOneQuorumAndServicesThatKnowAllOfThem() {
+    StackLayout layout =
+        StackLayout.fromEnvironment(
+            ROOT, Map.of("KOSMOS_BROKERS", "3", "KOSMOS_APIS", "2", "KOSMOS_WORKERS", "2"));
+    assertThat(layout.services().stream().map(ServiceSpec::name))
+        .containsExactly(
+            "postgres",
+            "kafka",
+            "kafka-2",
+            "kafka-3",
+            "api",
+            "api-2",
+            "worker",
+            "worker-2",
+            "metering");
+    assertThat(layout.kafkaBootstrap())
+        .isEqualTo("localhost:19092,localhost:19102,localhost:19112");
+    String voters = "1@localhost:19093,2@localhost:19103,3@localhost:19113";
+    for (int i = 1; i <= 3; i++) {
+      String name = i == 1 ? "kafka" : "kafka-" + i;
+      ServiceSpec kafka =
+          layout.services().stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+      assertThat(kafka.args()).endsWith(String.valueOf(i), voters);
+    }
+    for (String service : java.util.List.of("api", "api-2", "worker", "worker-2", "metering")) {
+      assertThat(env(layout, service))
+          .containsEntry("KOSMOS_KAFKA_BOOTSTRAP", layout.kafkaBootstrap())
+          .containsEntry("KOSMOS_KAFKA_REPLICATION_FACTOR", "3");
+    }
+    assertThat(env(layout, "api-2"))
+        .containsEntry("KOSMOS_API_PORT", "8082")
+        .containsEntry("KOSMOS_API_ADMIN_PORT", "8083");
+  }
+
+  @Test
+  void oneBrokerByDefaultAndNonsenseIsRefused() {
+    StackLayout layout = StackLayout.fromEnvironment(ROOT, Map.of());
+    assertThat(layout.brokers()).isEqualTo(1);
+    assertThat(layout.kafkaBootstrap()).isEqualTo("localhost:19092");
+    assertThat(env(layout, "api")).containsEntry("KOSMOS_KAFKA_REPLICATION_FACTOR", "1");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> StackLayout.fromEnvironment(ROOT, Map.of("KOSMOS_BROKERS", "0")))
+        .hasMessageContaining("KOSMOS_BROKERS must be 1 to 5");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> StackLayout.fromEnvironment(ROOT, Map.of("KOSMOS_APIS", "two")))
+        .hasMessageContaining("KOSMOS_APIS must be 1 to 4");
+  }
 }
