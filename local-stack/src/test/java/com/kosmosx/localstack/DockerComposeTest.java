@@ -5,12 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.yaml.snakeyaml.Yaml;
 
@@ -22,7 +19,6 @@ import org.yaml.snakeyaml.Yaml;
  */
 class DockerComposeTest {
   private static final Path ROOT = Path.of("..");
-  private static final Pattern ENV = Pattern.compile("\\$\\{([A-Z0-9_]+)(?::-([^}]*))?}");
   private static final Map<String, String> CONFIGS =
       Map.of(
           "api", "api-service/config.yml",
@@ -33,18 +29,6 @@ class DockerComposeTest {
           "api", "com.kosmosx.api.ApiApplication",
           "worker", "com.kosmosx.worker.WorkerApplication",
           "metering", "com.kosmosx.metering.MeteringApplication");
-
-  /** Read by the JVM, glibc, DJL or libtorch rather than by our YAML. */
-  private static final Set<String> PLATFORM_VARS =
-      Set.of(
-          "JAVA_TOOL_OPTIONS",
-          "MALLOC_ARENA_MAX",
-          "DJL_OFFLINE",
-          "OPT_OUT_TRACKING",
-          "DJL_CACHE_DIR",
-          "PYTORCH_LIBRARY_PATH",
-          "PYTORCH_VERSION",
-          "PYTORCH_FLAVOR");
 
   @SuppressWarnings("unchecked")
   private static Map<String, Object> compose() throws IOException {
@@ -72,23 +56,7 @@ class DockerComposeTest {
   @Test
   void everyLocalhostDefaultIsOverriddenAndNoUnknownSettingIsPassed() throws IOException {
     for (var e : CONFIGS.entrySet()) {
-      String yaml = Files.readString(ROOT.resolve(e.getValue()));
-      Map<String, Object> env = env(e.getKey());
-      List<String> read = new ArrayList<>();
-      Matcher m = ENV.matcher(yaml);
-      while (m.find()) {
-        read.add(m.group(1));
-        String dflt = m.group(2) == null ? "" : m.group(2);
-        if (dflt.contains("localhost") || m.group(2) == null) {
-          assertThat(env).as(e.getKey() + " must set " + m.group(1)).containsKey(m.group(1));
-          assertThat(String.valueOf(env.get(m.group(1)))).doesNotContain("localhost");
-        }
-      }
-      for (String name : env.keySet()) {
-        assertThat(read.contains(name) || PLATFORM_VARS.contains(name))
-            .as(e.getKey() + " is given " + name + ", which nothing reads")
-            .isTrue();
-      }
+      ServiceSettings.assertWired(e.getKey(), e.getValue(), env(e.getKey()), Set.of());
     }
   }
 

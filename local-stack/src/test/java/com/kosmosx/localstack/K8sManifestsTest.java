@@ -12,10 +12,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.yaml.snakeyaml.Yaml;
@@ -31,8 +28,7 @@ import org.yaml.snakeyaml.Yaml;
  * service is scraped; the alert rules are those of ops/.
  */
 class K8sManifestsTest {
-  private static final Path ROOT = Path.of("..");
-  private static final Pattern ENV = Pattern.compile("\\$\\{([A-Z0-9_]+)(?::-([^}]*))?}");
+  private static final Path ROOT = ServiceSettings.ROOT;
   private static final Map<String, String> CONFIGS =
       Map.of(
           "kosmos-api", "api-service/config.yml",
@@ -48,18 +44,6 @@ class K8sManifestsTest {
           "kosmos-api", "KOSMOS_API_ADMIN_PORT",
           "kosmos-worker", "KOSMOS_WORKER_ADMIN_PORT",
           "kosmos-metering", "KOSMOS_METERING_ADMIN_PORT");
-
-  /** Read by the JVM, glibc, DJL or libtorch rather than by our YAML. */
-  private static final Set<String> PLATFORM_VARS =
-      Set.of(
-          "JAVA_TOOL_OPTIONS",
-          "MALLOC_ARENA_MAX",
-          "DJL_OFFLINE",
-          "OPT_OUT_TRACKING",
-          "DJL_CACHE_DIR",
-          "PYTORCH_LIBRARY_PATH",
-          "PYTORCH_VERSION",
-          "PYTORCH_FLAVOR");
 
   private static final Map<String, Map<String, Map<String, Map<String, Object>>>> RENDERED =
       new java.util.concurrent.ConcurrentHashMap<>();
@@ -101,6 +85,13 @@ class K8sManifestsTest {
       byKind.computeIfAbsent((String) d.get("kind"), k -> new LinkedHashMap<>()).put(name, d);
     }
     return byKind;
+  }
+
+  /** The first (only) container of a Deployment's or StatefulSet's pod template. */
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> container(Map<String, Object> workload) {
+    return ((List<Map<String, Object>>) at(workload, "spec", "template", "spec", "containers"))
+        .get(0);
   }
 
   @SuppressWarnings("unchecked")
@@ -185,9 +176,7 @@ class K8sManifestsTest {
               ? docs.get("Deployment").get(service)
               : docs.get("StatefulSet").get(service);
       assertThat(workload).as(service).isNotNull();
-      Map<String, Object> container =
-          ((List<Map<String, Object>>) at(workload, "spec", "template", "spec", "containers"))
-              .get(0);
+      Map<String, Object> container = container(workload);
       Map<String, Object> env = new HashMap<>();
       for (Map<String, Object> v : (List<Map<String, Object>>) container.get("env")) {
         env.put((String) v.get("name"), v.containsKey("value") ? v.get("value") : v);
@@ -196,26 +185,8 @@ class K8sManifestsTest {
         assertThat(at(from, "configMapRef", "name").toString()).isEqualTo("kosmos-settings");
         settings.forEach(env::putIfAbsent);
       }
-      String yaml = Files.readString(ROOT.resolve(e.getValue()));
-      List<String> read = new ArrayList<>();
-      Matcher m = ENV.matcher(yaml);
-      while (m.find()) {
-        read.add(m.group(1));
-        String dflt = m.group(2) == null ? "" : m.group(2);
-        if (dflt.contains("localhost") || m.group(2) == null) {
-          assertThat(env).as(service + " must set " + m.group(1)).containsKey(m.group(1));
-          assertThat(String.valueOf(env.get(m.group(1)))).doesNotContain("localhost");
-        }
-      }
+      ServiceSettings.assertWired(service, e.getValue(), env, settings.keySet());
       assertThat(env.get("KOSMOS_KAFKA_REPLICATION_FACTOR")).as(service).isEqualTo("3");
-      for (String name : env.keySet()) {
-        if (settings.containsKey(name) && !read.contains(name)) {
-          continue; // shared settings: each service reads its own share
-        }
-        assertThat(read.contains(name) || PLATFORM_VARS.contains(name))
-            .as(service + " is given " + name + ", which nothing reads")
-            .isTrue();
-      }
       List<String> args = (List<String>) container.get("args");
       assertThat(args.get(0)).isEqualTo(MAIN_CLASSES.get(service));
       assertThat(Class.forName(args.get(0))).isNotNull();
@@ -256,8 +227,7 @@ class K8sManifestsTest {
   void workersHaveAGpuAndScaleOnTheirLanesLagWithinThePartitions(String overlay) throws Exception {
     var docs = render(overlay);
     Map<String, Object> worker = docs.get("Deployment").get("kosmos-worker");
-    Map<String, Object> container =
-        ((List<Map<String, Object>>) at(worker, "spec", "template", "spec", "containers")).get(0);
+    Map<String, Object> container = container(worker);
     assertThat(String.valueOf((Object) at(container, "resources", "limits", "nvidia.com/gpu")))
         .isEqualTo("1");
     Map<String, Object> scaled = docs.get("ScaledObject").get("kosmos-worker");
@@ -305,8 +275,7 @@ class K8sManifestsTest {
   void meteringKeepsItsStateOnAVolumeAndPostgresHasAStandby(String overlay) throws Exception {
     var docs = render(overlay);
     Map<String, Object> metering = docs.get("StatefulSet").get("kosmos-metering");
-    Map<String, Object> container =
-        ((List<Map<String, Object>>) at(metering, "spec", "template", "spec", "containers")).get(0);
+    Map<String, Object> container = container(metering);
     String stateDir = "";
     for (Map<String, Object> v : (List<Map<String, Object>>) container.get("env")) {
       if ("KOSMOS_METERING_STATE_DIR".equals(v.get("name"))) {
