@@ -127,6 +127,9 @@ class LanesIT {
       // requests are counted by route template, never by the path a client made up
       String probe = "no-such-" + UUID.randomUUID();
       assertThat(app.get("/" + probe, "X-API-Key", key).statusCode()).isEqualTo(404);
+      String verb = "BREW" + UUID.randomUUID().toString().substring(0, 8).toUpperCase();
+      assertThat(app.send(verb, "/v1/jobs", null, null, "X-API-Key", key).statusCode())
+          .isBetween(400, 499);
       String metrics = metrics(app);
       assertThat(metrics)
           .contains("kosmos_lane_consumers{lane=\"shared\"} 0.0")
@@ -136,7 +139,8 @@ class LanesIT {
           .contains("kosmos_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}")
           .contains("kosmos_outbox_oldest_age_seconds ")
           .contains("jvm_memory_used_bytes{area=\"heap\"}")
-          .doesNotContain(probe);
+          .doesNotContain(probe)
+          .doesNotContain(verb);
 
       // A worker joins the shared lane's group: health sees it (asked at most every 15 s).
       Properties p = new Properties();

@@ -19,8 +19,9 @@ import org.glassfish.jersey.uri.UriTemplate;
 /**
  * Requests by route, method and status, and their time to the response headers. The route is the
  * matched template ({@code /v1/jobs/{id}}), never the raw path, so an attacker cannot mint series
- * by requesting random paths: an unmatched request counts as {@code unmatched}. For a stream the
- * time is to its first byte; the stream's own life is in the streaming metrics.
+ * by requesting random paths or methods: an unmatched request counts as {@code unmatched}, an
+ * unknown method as {@code other}. For a stream the time is to its first byte; the stream's own
+ * life is in the streaming metrics.
  */
 @PreMatching
 @Priority(Priorities.AUTHENTICATION - 500)
@@ -42,6 +43,10 @@ public final class RequestMetricsFilter implements ContainerRequestFilter, Conta
           "route",
           "method");
 
+  /** Any other method a client makes up counts as {@code other}: no series per invented verb. */
+  private static final java.util.Set<String> METHODS =
+      java.util.Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
+
   @Override
   public void filter(ContainerRequestContext request) {
     request.setProperty(START, System.nanoTime());
@@ -51,7 +56,7 @@ public final class RequestMetricsFilter implements ContainerRequestFilter, Conta
   public void filter(ContainerRequestContext request, ContainerResponseContext response) {
     Object start = request.getProperty(START);
     String route = route(request.getUriInfo());
-    String method = request.getMethod();
+    String method = METHODS.contains(request.getMethod()) ? request.getMethod() : "other";
     REQUESTS.labelValues(route, method, Integer.toString(response.getStatus())).inc();
     if (start instanceof Long t0) {
       DURATION.labelValues(route, method).observe(Metrics.seconds(t0, System.nanoTime()));
