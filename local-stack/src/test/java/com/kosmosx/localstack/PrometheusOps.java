@@ -51,6 +51,20 @@ final class PrometheusOps implements AutoCloseable {
     this.url = url;
   }
 
+  /**
+   * Whether Debian's {@code prometheus} is on the PATH; where {@code KOSMOS_REQUIRE_PROMETHEUS=1}
+   * (CI) it must be.
+   */
+  static boolean available() {
+    boolean found =
+        java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
+            .anyMatch(d -> Files.isExecutable(Path.of(d, "prometheus")));
+    if (!found && "1".equals(System.getenv("KOSMOS_REQUIRE_PROMETHEUS"))) {
+      throw new AssertionError("KOSMOS_REQUIRE_PROMETHEUS=1 but no prometheus on PATH");
+    }
+    return found;
+  }
+
   /** Starts Prometheus scraping the stack; returns once it has a few seconds of every target. */
   static PrometheusOps start(StackLayout layout, Path dir) throws Exception {
     Files.createDirectories(dir);
