@@ -94,6 +94,17 @@ class K8sManifestsTest {
         .get(0);
   }
 
+  /** A container's literal env value by name ("" when it has none). */
+  @SuppressWarnings("unchecked")
+  private static String envValue(Map<String, Object> container, String name) {
+    for (Map<String, Object> v : (List<Map<String, Object>>) container.get("env")) {
+      if (name.equals(v.get("name"))) {
+        return String.valueOf(v.get("value"));
+      }
+    }
+    return "";
+  }
+
   @SuppressWarnings("unchecked")
   private static <T> T at(Object node, String... path) {
     Object n = node;
@@ -233,12 +244,7 @@ class K8sManifestsTest {
     Map<String, Object> scaled = docs.get("ScaledObject").get("kosmos-worker");
     assertThat(at(scaled, "spec", "scaleTargetRef", "name").toString()).isEqualTo("kosmos-worker");
     int max = at(scaled, "spec", "maxReplicaCount");
-    String lanes = "";
-    for (Map<String, Object> v : (List<Map<String, Object>>) container.get("env")) {
-      if ("KOSMOS_WORKER_LANES".equals(v.get("name"))) {
-        lanes = (String) v.get("value");
-      }
-    }
+    String lanes = envValue(container, "KOSMOS_WORKER_LANES");
     Map<String, Integer> partitions = new HashMap<>();
     for (Map<String, Object> t : docs.get("KafkaTopic").values()) {
       partitions.put(at(t, "spec", "topicName"), at(t, "spec", "partitions"));
@@ -276,12 +282,7 @@ class K8sManifestsTest {
     var docs = render(overlay);
     Map<String, Object> metering = docs.get("StatefulSet").get("kosmos-metering");
     Map<String, Object> container = container(metering);
-    String stateDir = "";
-    for (Map<String, Object> v : (List<Map<String, Object>>) container.get("env")) {
-      if ("KOSMOS_METERING_STATE_DIR".equals(v.get("name"))) {
-        stateDir = (String) v.get("value");
-      }
-    }
+    String stateDir = envValue(container, "KOSMOS_METERING_STATE_DIR");
     String claim =
         at(
             ((List<Map<String, Object>>) at(metering, "spec", "volumeClaimTemplates")).get(0),
