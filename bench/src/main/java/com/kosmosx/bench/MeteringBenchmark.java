@@ -198,6 +198,12 @@ public final class MeteringBenchmark {
     Properties pp = new Properties();
     pp.put("bootstrap.servers", bootstrap);
     pp.put("linger.ms", rate == 0 ? "20" : "0");
+    // Not idempotent: on a slow day the idempotent producer once retried OUT_OF_ORDER_SEQUENCE
+    // forever and hung the bench (13:25, 2026-12-02). A resent event is harmless here (metering
+    // deduplicates by job id); one request in flight keeps each partition in order.
+    pp.put("enable.idempotence", "false");
+    pp.put("max.in.flight.requests.per.connection", "1");
+    pp.put("acks", "all");
     Map<String, Long> sent = new HashMap<>();
     long start = System.nanoTime();
     try (var producer =

@@ -1,5 +1,6 @@
 package com.kosmosx.localstack;
 
+import com.kosmosx.platform.EmbeddedPostgresServer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -225,7 +226,12 @@ public record StackLayout(
                     String.valueOf(postgresPort),
                     "kosmos"),
                 "128m",
-                Map.of(),
+                // The bench's statement profile (EmbeddedPostgresServer.STATEMENT_STATS).
+                settings.containsKey(EmbeddedPostgresServer.STATEMENT_STATS)
+                    ? Map.of(
+                        EmbeddedPostgresServer.STATEMENT_STATS,
+                        settings.get(EmbeddedPostgresServer.STATEMENT_STATS))
+                    : Map.of(),
                 "postgres ready",
                 null)));
     // Kafka's nodes start together (a KRaft node is ready once a quorum of them runs).

@@ -39,6 +39,9 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     }
   }
 
+  /** Set to 1, the server loads pg_stat_statements (the bench's per-statement profile). */
+  public static final String STATEMENT_STATS = "KOSMOS_PG_STAT_STATEMENTS";
+
   public synchronized EmbeddedPostgresServer start() {
     if (pg != null) {
       return this;
@@ -46,15 +49,20 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     long t0 = System.nanoTime();
     try {
       Files.createDirectories(dataDir);
-      pg =
+      EmbeddedPostgres.Builder b =
           EmbeddedPostgres.builder()
               .setDataDirectory(dataDir)
               .setCleanDataDirectory(false)
               .setPort(port)
               .setPGStartupWait(Duration.ofSeconds(60))
               // Enough for several API instances, the relay and the projection in one test JVM.
-              .setServerConfig("max_connections", "200")
-              .start();
+              .setServerConfig("max_connections", "200");
+      if ("1".equals(System.getenv(STATEMENT_STATS))) {
+        // ./kosmos bench: what each statement costs per job (pg_stat_statements, shipped in the
+        // binaries' contrib); off otherwise, it hashes every statement.
+        b.setServerConfig("shared_preload_libraries", "pg_stat_statements");
+      }
+      pg = b.start();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot start PostgreSQL in " + dataDir, e);
     }
