@@ -16,10 +16,12 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.Producer;
@@ -34,12 +36,14 @@ import org.slf4j.LoggerFactory;
  * Triage} decides what runs, and {@link OutcomePublisher} writes each outcome in one transaction
  * with its offsets.
  *
- * <p>No Kafka transaction spans a model run: one short transaction publishes {@code started} for
- * the whole batch; then, as jobs end, their terminal events, usage events and offsets go out
- * together. If the worker dies, whoever gets the partition re-runs the jobs from the committed
- * offset; a second terminal event with the same job id is absorbed by the API's projection (first
- * terminal event wins) and metering (dedup by job id). Transactions use a stable {@code
- * transactional.id}, so a restarted worker aborts whatever its predecessor left open.
+ * <p>No Kafka transaction spans a model run. As jobs end, their terminal events, usage events and
+ * offsets go out together; the batch's {@code started} events go out in the first of those
+ * transactions when it comes within {@link #STARTED_AFTER}, or alone in one short transaction at
+ * that time (a 1-token job costs one transaction, a long one still shows as running early). If the
+ * worker dies, whoever gets the partition re-runs the jobs from the committed offset; a second
+ * terminal event with the same job id is absorbed by the API's projection (first terminal event
+ * wins) and metering (dedup by job id). Transactions use a stable {@code transactional.id}, so a
+ * restarted worker aborts whatever its predecessor left open.
  *
  * <p>Any failure of a round, a Kafka error or not (a crash ledger that cannot write, a bug), drops
  * the clients and the uncommitted jobs; after a backoff the lane resumes from the committed
@@ -289,7 +293,12 @@ public final class JobConsumer extends BackgroundLoop {
     if (ledger != null) {
       ledger.begin(jobs.stream().map(JobRequest::jobId).toList());
     }
-    publisher.started(p, jobs, jobRecords, now);
+    // The batch's start goes out with its first ends, in their transaction, when they come within
+    // STARTED_AFTER (a short job costs one transaction, not two); otherwise alone at that time,
+    // so a long prefill shows its jobs running.
+    PendingStart start = new PendingStart(new OutcomePublisher.Started(jobs, jobRecords, now), p);
+    java.util.concurrent.ScheduledFuture<?> alone =
+        startTimer().schedule(start::publishAlone, startedAfter.toNanos(), TimeUnit.NANOSECONDS);
     for (int i = 0; i < jobs.size(); i++) {
       JobRequest job = jobs.get(i);
       try (var scope =
@@ -305,6 +314,25 @@ public final class JobConsumer extends BackgroundLoop {
     // Jobs that end in the same decode step commit together: one transaction for their terminal
     // events, usage and offsets. A step of 1-token jobs is one commit instead of one per job.
     List<OutcomePublisher.Ended> step = new ArrayList<>();
+    try {
+      runSteps(c, p, jobs, jobRecords, start, t0, step);
+    } finally {
+      alone.cancel(false);
+      start.close(); // a timer already running finishes first; none starts after
+    }
+    if (ledger != null) {
+      ledger.end();
+    }
+  }
+
+  private void runSteps(
+      Consumer<String, byte[]> c,
+      Producer<String, byte[]> p,
+      List<JobRequest> jobs,
+      List<ConsumerRecord<String, byte[]>> jobRecords,
+      PendingStart start,
+      long t0,
+      List<OutcomePublisher.Ended> step) {
     runner.run(
         jobs,
         (i, outcome) -> step.add(publisher.ended(jobRecords.get(i), jobs.get(i), outcome)),
@@ -314,7 +342,7 @@ public final class JobConsumer extends BackgroundLoop {
           }
           List<OutcomePublisher.Ended> group = List.copyOf(step);
           step.clear(); // if the commit fails, the round fails and these jobs run again
-          publisher.commitEnded(p, c.groupMetadata(), offsets, group);
+          start.commitEnded(c.groupMetadata(), group);
           if (ledger != null) {
             ledger.settled(group.stream().map(e -> e.terminal().jobId()).toList());
           }
@@ -340,8 +368,71 @@ public final class JobConsumer extends BackgroundLoop {
             }
           }
         });
-    if (ledger != null) {
-      ledger.end();
+  }
+
+  /** How long a batch's start may wait for its first ends to share their transaction. */
+  static final Duration STARTED_AFTER = Duration.ofMillis(50);
+
+  private volatile Duration startedAfter = STARTED_AFTER;
+
+  /** Another wait than {@link #STARTED_AFTER} (tests make the timer certain, or never). */
+  JobConsumer startedAfter(Duration wait) {
+    this.startedAfter = wait;
+    return this;
+  }
+
+  private java.util.concurrent.ScheduledExecutorService startTimer;
+
+  private synchronized java.util.concurrent.ScheduledExecutorService startTimer() {
+    if (startTimer == null) {
+      startTimer =
+          java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "lane-" + lane + "-started");
+                t.setDaemon(true);
+                return t;
+              });
+    }
+    return startTimer;
+  }
+
+  /**
+   * A batch's {@code started} events until published: by the timer alone, or by the lane thread
+   * with the first ends. The producer's transactions of the batch run under this object's lock, so
+   * the two never interleave.
+   */
+  private final class PendingStart {
+    private final OutcomePublisher.Started started;
+    private final Producer<String, byte[]> producer;
+    private boolean published;
+
+    PendingStart(OutcomePublisher.Started started, Producer<String, byte[]> producer) {
+      this.started = started;
+      this.producer = producer;
+    }
+
+    synchronized void publishAlone() {
+      if (published) {
+        return;
+      }
+      published = true;
+      try {
+        publisher.started(producer, started.jobs(), started.records(), started.at());
+      } catch (RuntimeException e) {
+        // The producer is now unusable: the lane's next transaction fails, and its round resets
+        // the clients and runs the batch again.
+        LOG.warn("lane {}: publishing a batch's start failed: {}", lane, e.toString());
+      }
+    }
+
+    synchronized void commitEnded(ConsumerGroupMetadata group, List<OutcomePublisher.Ended> ended) {
+      OutcomePublisher.Started with = published ? null : started;
+      published = true;
+      publisher.commitEnded(producer, group, offsets, ended, with);
+    }
+
+    synchronized void close() {
+      published = true;
     }
   }
 

@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Publishes what happened to jobs, each in one Kafka transaction with the consumed offsets that it
- * settles: {@code started} for a batch; the terminal events, usage (succeeded jobs only) and
- * offsets of the jobs that ended in one decode step; a dead letter with its job's failure.
+ * settles: {@code started} for a batch (alone, or with the batch's first ends); the terminal
+ * events, usage (succeeded jobs only) and offsets of the jobs that ended in one decode step; a dead
+ * letter with its job's failure.
  */
 final class OutcomePublisher {
   private static final Logger LOG = LoggerFactory.getLogger(OutcomePublisher.class);
@@ -55,6 +56,15 @@ final class OutcomePublisher {
       List<ConsumerRecord<String, byte[]>> records,
       Instant now) {
     p.beginTransaction();
+    sendStarted(p, jobs, records, now);
+    p.commitTransaction();
+  }
+
+  private void sendStarted(
+      Producer<String, byte[]> p,
+      List<JobRequest> jobs,
+      List<ConsumerRecord<String, byte[]>> records,
+      Instant now) {
     for (int i = 0; i < jobs.size(); i++) {
       JobRequest job = jobs.get(i);
       send(
@@ -64,7 +74,6 @@ final class OutcomePublisher {
           JobEvent.started(job.jobId(), job.accountId(), now, workerId),
           records == null ? null : Tracing.traceId(records.get(i).headers()));
     }
-    p.commitTransaction();
   }
 
   /** A job's terminal event and usage from its outcome. */
@@ -100,18 +109,38 @@ final class OutcomePublisher {
     return new Ended(record, terminal, usage);
   }
 
+  /** A batch's {@code started} events, not yet published. */
+  record Started(List<JobRequest> jobs, List<ConsumerRecord<String, byte[]>> records, Instant at) {}
+
   /** One transaction for the jobs that ended in one step: their events, usage and offsets. */
   void commitEnded(
       Producer<String, byte[]> p,
       ConsumerGroupMetadata group,
       OffsetTracker offsets,
       List<Ended> ended) {
+    commitEnded(p, group, offsets, ended, null);
+  }
+
+  /**
+   * As above, and first, when {@code started} is not null, the batch's {@code started} events: a
+   * batch whose first jobs end quickly publishes its start and their ends in one transaction (the
+   * events keep their order on each job's partition).
+   */
+  void commitEnded(
+      Producer<String, byte[]> p,
+      ConsumerGroupMetadata group,
+      OffsetTracker offsets,
+      List<Ended> ended,
+      Started started) {
     Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
     for (Ended e : ended) {
       commit.putAll(
           offsets.ended(e.record())); // per partition, the last has the lowest open offset
     }
     p.beginTransaction();
+    if (started != null) {
+      sendStarted(p, started.jobs(), started.records(), started.at());
+    }
     for (Ended e : ended) {
       String trace = e.record() == null ? null : Tracing.traceId(e.record().headers());
       send(p, Topics.JOB_EVENTS, e.terminal().jobId(), e.terminal(), trace);

@@ -199,6 +199,74 @@ class JobConsumerUnitsTest {
     assertThat(lane.jobsDone()).isEqualTo(2);
   }
 
+  private static JobConsumer lane(
+      MockConsumer<String, byte[]> c, MockProducer<String, byte[]> p, JobConsumer.Runner r) {
+    return new JobConsumer(
+        "shared",
+        "w1",
+        r,
+        CLOCK,
+        () -> c,
+        id -> p,
+        new JobConsumer.Batching(4, Duration.ZERO, 100_000),
+        null,
+        null,
+        3,
+        Duration.ofMinutes(5));
+  }
+
+  private static final JobConsumer.Runner QUICK =
+      (jobs, done, step) -> {
+        for (int i = 0; i < jobs.size(); i++) {
+          done.accept(
+              i,
+              JobOutcome.succeeded(new JobEvent.Output("ok", null), new JobEvent.Usage(3, 1, 0)));
+        }
+        step.run();
+      };
+
+  @Test
+  void aBatchThatEndsBeforeTheStartIsDueSharesOneTransactionWithItsStart() throws Exception {
+    MockConsumer<String, byte[]> c =
+        consumer(
+            List.of(
+                record(0, job("job_a", "hi", 1, null)), record(1, job("job_b", "hey", 1, null))),
+            0);
+    MockProducer<String, byte[]> p = producer();
+    lane(c, p, QUICK).startedAfter(Duration.ofHours(1)).round();
+    assertThat(topicsAndKinds(p))
+        .containsExactly(
+            "STARTED job_a",
+            "STARTED job_b",
+            "SUCCEEDED job_a",
+            "USAGE job_a",
+            "SUCCEEDED job_b",
+            "USAGE job_b");
+    assertThat(p.commitCount()).as("one transaction for the start and the ends").isEqualTo(1);
+    assertThat(p.consumerGroupOffsetsHistory()).hasSize(1);
+  }
+
+  @Test
+  void aBatchStillRunningWhenTheStartIsDuePublishesItsStartAloneFirst() throws Exception {
+    MockConsumer<String, byte[]> c = consumer(List.of(record(0, job("job_a", "hi", 1, null))), 0);
+    MockProducer<String, byte[]> p = producer();
+    JobConsumer.Runner slow =
+        (jobs, done, step) -> {
+          // The model "runs" until the timer has published the start (no sleep: it waits for it).
+          long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+          while (p.commitCount() == 0 && System.nanoTime() < end) {
+            Thread.onSpinWait();
+          }
+          QUICK.run(jobs, done, step);
+        };
+    lane(c, p, slow).startedAfter(Duration.ZERO).round();
+    assertThat(p.commitCount()).isEqualTo(2);
+    assertThat(topicsAndKinds(p))
+        .containsExactly("STARTED job_a", "SUCCEEDED job_a", "USAGE job_a");
+    // Only the second transaction settles the offset: the start alone commits none.
+    assertThat(p.consumerGroupOffsetsHistory()).hasSize(1);
+  }
+
   @Test
   void aFailureThatIsNotKafkasDropsTheClientsAndTheNextRoundRunsTheJobAgain() throws Exception {
     List<ConsumerRecord<String, byte[]>> records = List.of(record(0, job("job_a", "hi", 2, null)));
