@@ -156,10 +156,10 @@ public final class LocalStack {
     if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
       cmd.addAll(List.of("/usr/bin/setsid", "--fork"));
     }
+    cmd.addAll(List.of(javaBin, "-Xmx128m"));
+    cmd.addAll(JVM_FLAGS);
     cmd.addAll(
         List.of(
-            javaBin,
-            "-Xmx128m",
             "-Dkosmos.root=" + layout.root(),
             "-cp",
             classpath,
@@ -438,6 +438,16 @@ public final class LocalStack {
     return rc;
   }
 
+  /**
+   * Every service JVM of the local stack, where five JVMs share a laptop's cores: the C1 compiler
+   * only, and the serial collector. Measured by ./kosmos bench on 2 cores (docs/perf/lean.md): with
+   * the default tiered compilation the C2 compiler threads took about half of both cores for
+   * minutes after a start (a 1-token job's p50 at 20/s was 5.2 s, 62 ms without), and G1's
+   * concurrent threads cost idle CPU that a heap of a few hundred MB does not need. A deployment
+   * with cores per service (deploy/k8s) keeps the JVM's defaults.
+   */
+  static final List<String> JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
   /** Starts a service's process (not waiting for it to be ready). */
   Started start(ServiceSpec s) throws IOException {
     Path log = layout.logs().resolve(s.name() + ".log");
@@ -449,10 +459,10 @@ public final class LocalStack {
       // as the parent (--wait), so the pid file names a process that lives as long as the service.
       cmd.addAll(List.of("/usr/bin/setsid", "--fork", "--wait"));
     }
+    cmd.addAll(List.of(javaBin, "-Xmx" + s.heap()));
+    cmd.addAll(JVM_FLAGS);
     cmd.addAll(
         List.of(
-            javaBin,
-            "-Xmx" + s.heap(),
             "-XX:+ExitOnOutOfMemoryError",
             "-Dai.djl.offline=true",
             "-cp",
