@@ -215,3 +215,61 @@ CREATE INDEX invoice_items_origin ON invoice_items (origin_month, account_id, pr
 --changeset kosmosx:11-outbox-trace
 -- The trace id of the request that wrote a row; the relay sends it as the record's traceparent.
 ALTER TABLE outbox ADD COLUMN trace_id text;
+
+--changeset kosmosx:12-submit-call splitStatements:false
+-- A submission in one call: the account's lock, its Idempotency-Key, the unfinished cap, its lane,
+-- the job row and its outbox message. Called outside a transaction, the lock is held only while
+-- the server runs this and commits (each statement inside reads after the lock: READ COMMITTED
+-- takes a snapshot per statement), never across a round trip to the API. The caller built the
+-- message for p_lane; when the account's lane is another one, nothing is written and the answer
+-- names the lane, so the caller builds the message again (a plan change, rare).
+CREATE FUNCTION kosmos_submit(
+  p_account text, p_cap integer, p_product text, p_today date,
+  p_idem_key text, p_idem_since timestamptz, p_request_hash bytea, p_response text,
+  p_id text, p_lane text, p_input text, p_metadata text, p_webhook text,
+  p_created_at timestamptz, p_deadline_at timestamptz, p_topic text, p_payload bytea,
+  p_trace_id text)
+RETURNS TABLE (outcome text, job_id text, request_hash bytea, response text, lane text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  v_unfinished integer;
+  v_lane text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext(p_account));
+  IF p_idem_key IS NOT NULL THEN
+    RETURN QUERY SELECT 'replay'::text, k.job_id, k.request_hash, k.response, NULL::text
+      FROM idempotency_keys k
+      WHERE k.account_id = p_account AND k.idem_key = p_idem_key AND k.created_at > p_idem_since;
+    IF FOUND THEN
+      RETURN;
+    END IF;
+  END IF;
+  SELECT count(*) INTO v_unfinished FROM (SELECT 1 FROM jobs j WHERE j.account_id = p_account
+    AND j.status IN ('queued', 'running') LIMIT p_cap) AS u;
+  IF v_unfinished >= p_cap THEN
+    RETURN QUERY SELECT 'too_many'::text, NULL::text, NULL::bytea, NULL::text, NULL::text;
+    RETURN;
+  END IF;
+  SELECT COALESCE((SELECT CASE WHEN a.plan = 'dedicated' THEN a.lane END FROM account_plans a
+    WHERE a.account_id = p_account AND a.product = p_product AND a.effective_from <= p_today
+    ORDER BY a.effective_from DESC LIMIT 1), 'shared') INTO v_lane;
+  IF v_lane <> p_lane THEN
+    RETURN QUERY SELECT 'lane'::text, NULL::text, NULL::bytea, NULL::text, v_lane;
+    RETURN;
+  END IF;
+  INSERT INTO jobs (id, account_id, type, status, lane, input, metadata, webhook, created_at,
+      deadline_at)
+    VALUES (p_id, p_account, p_product, 'queued', p_lane, CAST(p_input AS jsonb),
+      CAST(p_metadata AS jsonb), CAST(p_webhook AS jsonb), p_created_at, p_deadline_at);
+  INSERT INTO outbox (topic, msg_key, payload, trace_id)
+    VALUES (p_topic, p_id, p_payload, p_trace_id);
+  IF p_idem_key IS NOT NULL THEN
+    INSERT INTO idempotency_keys (account_id, idem_key, request_hash, job_id, response, created_at)
+      VALUES (p_account, p_idem_key, p_request_hash, p_id, p_response, p_created_at)
+      ON CONFLICT (account_id, idem_key) DO UPDATE SET request_hash = EXCLUDED.request_hash,
+        job_id = EXCLUDED.job_id, response = EXCLUDED.response, created_at = EXCLUDED.created_at;
+  END IF;
+  RETURN QUERY SELECT 'accepted'::text, p_id, NULL::bytea, NULL::text, p_lane;
+END
+$$;

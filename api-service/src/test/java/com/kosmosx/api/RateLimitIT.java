@@ -8,6 +8,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Base64;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -203,6 +204,48 @@ class RateLimitIT {
     var r = strict.postJson("/v1/jobs", JOB, "X-API-Key", key);
     assertProblem(r, 429, "too_many_pending_jobs");
     assertThat(r.headers().firstValue("Retry-After")).isPresent();
+  }
+
+  /**
+   * The cap holds exactly when one account's submissions race on two instances: the account's lock
+   * is taken inside the one submit call (migration 12), so no two admissions count the same rows.
+   */
+  @Test
+  void theUnfinishedCapIsExactUnderConcurrentSubmissionsOnTwoInstances() throws Exception {
+    String capped = SharedPlatform.freshDatabase("ratelimit_cap_race");
+    ApiTestApp.Setting[] cap = {
+      ApiTestApp.setting("rateLimits.maxUnfinishedJobs", "5"),
+      ApiTestApp.setting("outbox.relayEnabled", "false")
+    };
+    try (ApiTestApp one = new ApiTestApp("config.yml", capped, cap).start();
+        ApiTestApp two = new ApiTestApp("config.yml", capped, cap).start()) {
+      String account = "cr" + UUID.randomUUID().toString().substring(0, 8);
+      String key = one.newAccountKey(account);
+      var pool = java.util.concurrent.Executors.newFixedThreadPool(16);
+      List<java.util.concurrent.Future<Integer>> answers = new java.util.ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        ApiTestApp app = i % 2 == 0 ? one : two;
+        answers.add(
+            pool.submit(() -> app.postJson("/v1/jobs", JOB, "X-API-Key", key).statusCode()));
+      }
+      List<Integer> codes = new java.util.ArrayList<>();
+      for (var f : answers) {
+        codes.add(f.get(60, java.util.concurrent.TimeUnit.SECONDS));
+      }
+      pool.shutdown();
+      assertThat(codes.stream().filter(c -> c == 202).count()).isEqualTo(5);
+      assertThat(codes.stream().filter(c -> c == 429).count()).isEqualTo(35);
+      try (var c = java.sql.DriverManager.getConnection(capped, "postgres", "");
+          var st = c.createStatement();
+          var rs =
+              st.executeQuery(
+                  "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM outbox"
+                      + " WHERE topic LIKE 'kosmos.jobs.%')")) {
+        rs.next();
+        assertThat(rs.getInt(1)).as("job rows").isEqualTo(5);
+        assertThat(rs.getInt(2)).as("outbox messages, one per job").isEqualTo(5);
+      }
+    }
   }
 
   @Test

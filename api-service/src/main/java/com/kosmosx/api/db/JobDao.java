@@ -19,26 +19,13 @@ public interface JobDao {
           + "images, error_code, error_message, created_at, started_at, completed_at";
 
   /**
-   * A submission's admission in one round trip, run after the account lock (so it sees every
-   * earlier submitter's commit): the account's unfinished jobs counted up to :cap, and the lane of
-   * a dedicated plan in force for :product on :today (null: the shared lane).
+   * A submission in one call to {@code kosmos_submit} (migration 12): lock, Idempotency-Key, cap,
+   * lane, job row and outbox message; run outside a transaction so its lock ends with it.
    */
-  String ADMISSION =
-      "SELECT (SELECT count(*) FROM (SELECT 1 FROM jobs WHERE account_id = :accountId"
-          + "   AND status IN ('queued', 'running') LIMIT :cap) AS unfinished),"
-          + " (SELECT CASE WHEN plan = 'dedicated' THEN lane END FROM account_plans"
-          + "   WHERE account_id = :accountId AND product = :product AND effective_from <= :today"
-          + "   ORDER BY effective_from DESC LIMIT 1)";
-
-  /** The job row and its outbox message in one statement (one round trip). */
-  String INSERT_WITH_MESSAGE =
-      "WITH job AS (INSERT INTO jobs (id, account_id, type, status, lane, input, metadata,"
-          + " webhook, created_at, deadline_at) VALUES (:id, :accountId, :type, 'queued', :lane,"
-          + " CAST(:input AS jsonb), CAST(:metadata AS jsonb), CAST(:webhook AS jsonb), :createdAt,"
-          + " :deadlineAt)"
-          + " RETURNING id)"
-          + " INSERT INTO outbox (topic, msg_key, payload, trace_id)"
-          + " SELECT :topic, id, :payload, :traceId FROM job";
+  String SUBMIT =
+      "SELECT outcome, job_id, request_hash, response, lane FROM kosmos_submit(:accountId, :cap,"
+          + " :product, :today, :idemKey, :idemSince, :requestHash, :response, :id, :lane, :input,"
+          + " :metadata, :webhook, :createdAt, :deadlineAt, :topic, :payload, :traceId)";
 
   @SqlQuery("SELECT " + COLUMNS + " FROM jobs WHERE id = :id AND account_id = :accountId")
   Optional<JobRow> find(String id, String accountId);

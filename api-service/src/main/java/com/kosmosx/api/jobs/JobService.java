@@ -28,7 +28,6 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import org.jdbi.v3.core.Jdbi;
@@ -121,7 +120,6 @@ public final class JobService {
     // The request's trace (TraceFilter), or a new one: it travels with the job (Tracing).
     String mdcTrace = org.slf4j.MDC.get(com.kosmosx.runtime.Tracing.TRACE_ID);
     String traceId = mdcTrace != null ? mdcTrace : com.kosmosx.runtime.Tracing.newTraceId();
-    String[] laneOf = new String[1];
     JobInput echo = echo(input);
     String inputJson = views.write(echo);
     String metadataJson = metadata == null ? null : views.write(new TreeMap<>(metadata));
@@ -147,86 +145,107 @@ public final class JobService {
                 now.atOffset(ZoneOffset.UTC),
                 null,
                 null));
-    Submitted result =
-        jdbi.inTransaction(
-            h -> {
-              // One submitter per account at a time past this point: the unfinished cap and the
-              // idempotency check hold exactly even with concurrent submissions on many instances.
-              // The hot path talks to the handle directly: four round trips (lock, admission,
-              // insert, commit), no SqlObject proxies (./kosmos bench, submit figure).
-              h.createQuery("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext(:a))) AS l")
-                  .bind("a", caller.accountId())
-                  .mapTo(Integer.class)
-                  .one();
-              IdempotencyDao keys = idempotencyKey == null ? null : h.attach(IdempotencyDao.class);
-              if (idempotencyKey != null) {
-                Optional<IdempotencyDao.Entry> first =
-                    keys.find(caller.accountId(), idempotencyKey, now.minus(IDEMPOTENCY_WINDOW));
-                if (first.isPresent()) {
-                  if (!MessageDigest.isEqual(first.get().requestHash(), requestHash)) {
-                    throw new ApiProblem(
-                        422,
-                        "idempotency_key_reused",
-                        "Idempotency key reused",
-                        "This Idempotency-Key was used with a different request in the last 24"
-                            + " hours; use a new key for a new request.",
-                        Map.of("job_id", first.get().jobId()));
-                  }
-                  return new Submitted(first.get().jobId(), null, first.get().response());
-                }
-              }
-              String[] admission =
-                  h.createQuery(JobDao.ADMISSION)
+    String response = idempotencyKey == null ? null : json(view);
+    String lane =
+        laneHints.getOrDefault(caller.accountId() + "/" + type.wire(), Topics.SHARED_LANE);
+    Submitted result = null;
+    // One call (JobDao.SUBMIT): the account's lock is held only while PostgreSQL runs it, never
+    // across a round trip, so one account's concurrent submissions queue for microseconds, not for
+    // each other's network and scheduling (./kosmos bench, pipeline figure; docs/perf/lean.md).
+    for (int attempt = 0; result == null; attempt++) {
+      Topic<String, JobRequest> topic = Topics.jobs(lane);
+      JobRequest message =
+          new JobRequest(jobId, caller.accountId(), type, lane, input, now, now.plus(deadline));
+      String laneNow = lane;
+      SubmitAnswer answer =
+          jdbi.withHandle(
+              h ->
+                  h.createQuery(JobDao.SUBMIT)
                       .bind("accountId", caller.accountId())
                       .bind("cap", maxUnfinishedJobs)
                       .bind("product", type.wire())
                       .bind("today", java.time.LocalDate.ofInstant(now, ZoneOffset.UTC))
-                      .map((rs, ctx) -> new String[] {rs.getString(1), rs.getString(2)})
-                      .one();
-              if (Integer.parseInt(admission[0]) >= maxUnfinishedJobs) {
-                throw ApiProblem.tooMany(
-                    "too_many_pending_jobs",
-                    "This account has "
-                        + maxUnfinishedJobs
-                        + " unfinished jobs; wait for some to finish.",
-                    5);
-              }
-              // Dedicated plans run on their own lane, out of reach of pay-as-you-go load.
-              String lane = admission[1] == null ? Topics.SHARED_LANE : admission[1];
-              laneOf[0] = lane;
-              Topic<String, JobRequest> topic = Topics.jobs(lane);
-              JobRequest message =
-                  new JobRequest(
-                      jobId, caller.accountId(), type, lane, input, now, now.plus(deadline));
-              h.createUpdate(JobDao.INSERT_WITH_MESSAGE)
-                  .bind("id", jobId)
-                  .bind("accountId", caller.accountId())
-                  .bind("type", type.wire())
-                  .bind("lane", lane)
-                  .bind("input", inputJson)
-                  .bind("metadata", metadataJson)
-                  .bind("webhook", webhookJson)
-                  .bind("createdAt", now)
-                  .bind("deadlineAt", message.deadline())
-                  .bind("topic", topic.name())
-                  .bind("payload", topic.serializeValue(message))
-                  .bind("traceId", traceId)
-                  .execute();
-              if (idempotencyKey != null) {
-                keys.upsert(
-                    caller.accountId(), idempotencyKey, requestHash, jobId, json(view), now);
-              }
-              return new Submitted(jobId, view, null);
-            });
+                      .bind("idemKey", idempotencyKey)
+                      .bind("idemSince", now.minus(IDEMPOTENCY_WINDOW))
+                      .bind("requestHash", requestHash)
+                      .bind("response", response)
+                      .bind("id", jobId)
+                      .bind("lane", laneNow)
+                      .bind("input", inputJson)
+                      .bind("metadata", metadataJson)
+                      .bind("webhook", webhookJson)
+                      .bind("createdAt", now)
+                      .bind("deadlineAt", message.deadline())
+                      .bind("topic", topic.name())
+                      .bind("payload", topic.serializeValue(message))
+                      .bind("traceId", traceId)
+                      .map(
+                          (rs, ctx) ->
+                              new SubmitAnswer(
+                                  rs.getString(1),
+                                  rs.getString(2),
+                                  rs.getBytes(3),
+                                  rs.getString(4),
+                                  rs.getString(5)))
+                      .one());
+      switch (answer.outcome()) {
+        case "accepted" -> result = new Submitted(jobId, view, null);
+        case "replay" -> {
+          if (!MessageDigest.isEqual(answer.requestHash(), requestHash)) {
+            throw new ApiProblem(
+                422,
+                "idempotency_key_reused",
+                "Idempotency key reused",
+                "This Idempotency-Key was used with a different request in the last 24"
+                    + " hours; use a new key for a new request.",
+                Map.of("job_id", answer.jobId()));
+          }
+          result = new Submitted(answer.jobId(), null, answer.response());
+        }
+        case "too_many" ->
+            throw ApiProblem.tooMany(
+                "too_many_pending_jobs",
+                "This account has "
+                    + maxUnfinishedJobs
+                    + " unfinished jobs; wait for some to finish.",
+                5);
+        case "lane" -> {
+          // The account's plan moved it to another lane: build the message for that one.
+          if (attempt >= 2) {
+            throw new IllegalStateException("the lane of " + caller.accountId() + " keeps moving");
+          }
+          lane = answer.lane();
+          laneHints.put(caller.accountId() + "/" + type.wire(), lane);
+        }
+        default -> throw new IllegalStateException("kosmos_submit answered " + answer.outcome());
+      }
+    }
     if (!result.replayed()) {
       relayWakeUp.run();
-      try (var scope =
-          com.kosmosx.runtime.Tracing.job(jobId, caller.accountId(), laneOf[0], traceId)) {
-        LOG.info("job {} accepted ({}, lane {})", jobId, type.wire(), laneOf[0]);
+      try (var scope = com.kosmosx.runtime.Tracing.job(jobId, caller.accountId(), lane, traceId)) {
+        LOG.info("job {} accepted ({}, lane {})", jobId, type.wire(), lane);
       }
     }
     return result;
   }
+
+  /** What {@code kosmos_submit} answered (migration 12). */
+  private record SubmitAnswer(
+      String outcome, String jobId, byte[] requestHash, String response, String lane) {}
+
+  /**
+   * The lane each account's last submission went to, by account and product: the message is built
+   * for it, and the submit call corrects it (and this) when the plan moved the account. Bounded: it
+   * forgets everything past 100,000 entries rather than grow with the account count.
+   */
+  private final Map<String, String> laneHints =
+      java.util.Collections.synchronizedMap(
+          new java.util.LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
+              return size() > 100_000;
+            }
+          });
 
   private String json(JobView view) {
     try {
