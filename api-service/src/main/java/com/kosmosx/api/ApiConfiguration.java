@@ -107,7 +107,12 @@ public class ApiConfiguration extends Configuration {
     @JsonProperty
     public int batchSize = 500;
 
-    @NotNull @JsonProperty public Duration pollInterval = Duration.milliseconds(200);
+    /**
+     * How often the relay looks without being woken. A submission wakes its own instance's relay
+     * after its commit, so this only covers rows retried later and rows another instance left (it
+     * died before relaying them): once a second, not five times, when idle.
+     */
+    @NotNull @JsonProperty public Duration pollInterval = Duration.seconds(1);
 
     @Min(1)
     @JsonProperty
@@ -162,7 +167,12 @@ public class ApiConfiguration extends Configuration {
      */
     @NotNull @JsonProperty public java.util.List<String> allowedHosts = java.util.List.of();
 
-    @NotNull @JsonProperty public Duration pollInterval = Duration.milliseconds(200);
+    /**
+     * How often the sender looks for due deliveries without being woken. A new delivery wakes it
+     * after the projection's commit, so this covers retries that fall due and rows of other
+     * instances.
+     */
+    @NotNull @JsonProperty public Duration pollInterval = Duration.seconds(1);
 
     /** Whether this instance sends deliveries (every instance may; rows are claimed). */
     @JsonProperty public boolean deliveryEnabled = true;

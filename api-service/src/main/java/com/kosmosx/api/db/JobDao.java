@@ -55,34 +55,40 @@ public interface JobDao {
           + " ORDER BY id DESC LIMIT :limit")
   List<JobRow> list(String accountId, String status, String type, String before, int limit);
 
+  /*
+   * The status updates of the projection answer, for the job they changed, whether it has a
+   * webhook (no row: a duplicate or late event), so a job without one costs no second read.
+   */
+
   /** Every started event counts an attempt; a queued job becomes running. */
-  @SqlUpdate(
+  @SqlQuery(
       "UPDATE jobs SET status = 'running', attempts = attempts + 1, "
           + "started_at = COALESCE(started_at, :at) "
-          + "WHERE id = :id AND status IN ('queued', 'running')")
-  int markStarted(String id, Instant at);
+          + "WHERE id = :id AND status IN ('queued', 'running') RETURNING webhook IS NOT NULL")
+  Optional<Boolean> markStarted(String id, Instant at);
 
-  @SqlUpdate(
+  @SqlQuery(
       // A job erased while it ran (its account closed) keeps no output that arrives later.
       "UPDATE jobs SET status = 'succeeded', "
           + "output = CASE WHEN erased_at IS NULL THEN CAST(:output AS jsonb) END, "
           + "input_tokens = :inputTokens, output_tokens = :outputTokens, images = :images, "
           + "started_at = COALESCE(started_at, :at), completed_at = :at "
-          + "WHERE id = :id AND status IN ('queued', 'running')")
-  int markSucceeded(
+          + "WHERE id = :id AND status IN ('queued', 'running') RETURNING webhook IS NOT NULL")
+  Optional<Boolean> markSucceeded(
       String id, String output, int inputTokens, int outputTokens, int images, Instant at);
 
-  @SqlUpdate(
+  @SqlQuery(
       "UPDATE jobs SET status = :status, error_code = :errorCode, error_message = :errorMessage, "
-          + "completed_at = :at WHERE id = :id AND status IN ('queued', 'running')")
-  int markEnded(String id, String status, String errorCode, String errorMessage, Instant at);
+          + "completed_at = :at WHERE id = :id AND status IN ('queued', 'running') RETURNING webhook IS NOT NULL")
+  Optional<Boolean> markEnded(
+      String id, String status, String errorCode, String errorMessage, Instant at);
 
-  @SqlUpdate(
+  @SqlQuery(
       "UPDATE jobs SET status = 'canceled', error_code = :errorCode,"
           + " error_message = :errorMessage, input_tokens = :inputTokens,"
           + " output_tokens = :outputTokens, images = :images, completed_at = :at"
-          + " WHERE id = :id AND status IN ('queued', 'running')")
-  int markCanceledWithUsage(
+          + " WHERE id = :id AND status IN ('queued', 'running') RETURNING webhook IS NOT NULL")
+  Optional<Boolean> markCanceledWithUsage(
       String id,
       String errorCode,
       String errorMessage,

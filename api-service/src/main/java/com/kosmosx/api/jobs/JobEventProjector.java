@@ -12,6 +12,7 @@ import com.kosmosx.runtime.Loop;
 import com.kosmosx.runtime.Quarantine;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.jdbi.v3.core.Jdbi;
@@ -101,7 +102,7 @@ public final class JobEventProjector extends TopicFollower<JobEvent> {
   }
 
   private void apply(org.jdbi.v3.core.Handle h, JobDao dao, JobEvent e) {
-    int changed =
+    Optional<Boolean> changed =
         switch (e.kind()) {
           case STARTED -> dao.markStarted(e.jobId(), e.at());
           case SUCCEEDED -> {
@@ -134,11 +135,11 @@ public final class JobEventProjector extends TopicFollower<JobEvent> {
                       e.usage().images(),
                       e.at());
         };
-    if (changed == 0) {
+    if (changed.isEmpty()) {
       return; // a duplicate or late event: the job already moved past it
     }
     boolean terminal = e.kind() != JobEvent.Kind.STARTED;
-    if (webhooks != null) {
+    if (webhooks != null && changed.get()) {
       webhooks.enqueue(h, e.jobId(), terminal ? "completed" : "started");
     }
     if (terminal) {

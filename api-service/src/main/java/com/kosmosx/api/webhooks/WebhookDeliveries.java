@@ -143,7 +143,13 @@ public final class WebhookDeliveries extends BackgroundLoop {
             .bind("now", now)
             .execute();
     if (inserted > 0) {
-      wake.release();
+      // After the commit: woken before it, the loop would look, not see the row yet, and sleep a
+      // whole poll interval.
+      if (h.isInTransaction()) {
+        h.afterCommit(wake::release);
+      } else {
+        wake.release();
+      }
     }
   }
 
