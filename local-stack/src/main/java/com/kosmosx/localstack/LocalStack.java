@@ -443,10 +443,16 @@ public final class LocalStack {
    * only, and the serial collector. Measured by ./kosmos bench on 2 cores (docs/perf/lean.md): with
    * the default tiered compilation the C2 compiler threads took about half of both cores for
    * minutes after a start (a 1-token job's p50 at 20/s was 5.2 s, 62 ms without), and G1's
-   * concurrent threads cost idle CPU that a heap of a few hundred MB does not need. A deployment
-   * with cores per service (deploy/k8s) keeps the JVM's defaults.
+   * concurrent threads cost idle CPU that a heap of a few hundred MB does not need; the
+   * performance-data sampler ticked in every JVM of an idle stack. A deployment with cores per
+   * service (deploy/k8s) keeps the JVM's defaults.
    */
-  static final List<String> JVM_FLAGS = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+  static final List<String> JVM_FLAGS =
+      List.of(
+          "-XX:TieredStopAtLevel=1",
+          "-XX:+UseSerialGC",
+          // No hsperfdata file sampled every 50 ms (jcmd and the bench attach by pid without it).
+          "-XX:-UsePerfData");
 
   /** Starts a service's process (not waiting for it to be ready). */
   Started start(ServiceSpec s) throws IOException {

@@ -70,7 +70,8 @@ public abstract class TopicFollower<T> extends BackgroundLoop {
       consumer = c;
       c.subscribe(List.of(topic));
     }
-    ConsumerRecords<String, byte[]> records = c.poll(Duration.ofMillis(500));
+    // Records end the poll at once; the timeout only sets how often an idle loop turns.
+    ConsumerRecords<String, byte[]> records = c.poll(Duration.ofSeconds(2));
     if (records.isEmpty()) {
       return true; // the poll itself waited
     }

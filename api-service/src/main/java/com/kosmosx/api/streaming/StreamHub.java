@@ -103,7 +103,7 @@ public final class StreamHub extends BackgroundLoop {
       partitions.forEach(c::position); // resolve the end now, not at the first poll
       reading = true;
     }
-    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
+    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofSeconds(1))) {
       try {
         apply(Topics.JOB_STREAM.deserializeValue(r.value()));
       } catch (RuntimeException e) {

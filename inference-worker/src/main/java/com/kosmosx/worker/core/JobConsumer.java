@@ -183,7 +183,8 @@ public final class JobConsumer extends BackgroundLoop {
       c = open();
     }
     if (!batches.full()) {
-      poll(c, batches.isEmpty() ? Duration.ofMillis(500) : Duration.ZERO);
+      // Idle, the poll waits for records (they end it at once) up to 2 s between turns.
+      poll(c, batches.isEmpty() ? Duration.ofSeconds(2) : Duration.ZERO);
     }
     if (batches.isEmpty()) {
       return true;

@@ -78,7 +78,11 @@ public final class JobControls extends BackgroundLoop {
       end = c.endOffsets(partitions, Duration.ofSeconds(30));
       lastPrune = clock.millis();
     }
-    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(100))) {
+    // Caught up before polling too: with nothing to read, a lane waiting for this would otherwise
+    // wait out the whole poll.
+    Consumer<String, byte[]> cc = c;
+    markCaughtUp(cc);
+    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofSeconds(1))) {
       try {
         apply(Topics.JOB_CONTROL.deserializeValue(r.value()));
       } catch (RuntimeException e) {
@@ -86,12 +90,7 @@ public final class JobControls extends BackgroundLoop {
         LOG.warn("skipping unreadable job control at offset {}: {}", r.offset(), e.toString());
       }
     }
-    Consumer<String, byte[]> cc = c;
-    if (caughtUp.getCount() > 0
-        && end.entrySet().stream().allMatch(e -> cc.position(e.getKey()) >= e.getValue())) {
-      caughtUp.countDown();
-      LOG.info("job controls read: {} cancel requests", canceled.size());
-    }
+    markCaughtUp(cc);
     if (clock.millis() - lastPrune > 600_000) {
       Instant horizon = clock.instant().minus(HORIZON);
       canceled.values().removeIf(at -> at.isBefore(horizon));
@@ -113,5 +112,13 @@ public final class JobControls extends BackgroundLoop {
     Consumer<String, byte[]> c = consumer;
     consumer = null;
     Clients.close(c, "the job-control consumer");
+  }
+
+  private void markCaughtUp(Consumer<String, byte[]> c) {
+    if (caughtUp.getCount() > 0
+        && end.entrySet().stream().allMatch(e -> c.position(e.getKey()) >= e.getValue())) {
+      caughtUp.countDown();
+      LOG.info("job controls read: {} cancel requests", canceled.size());
+    }
   }
 }
