@@ -459,6 +459,24 @@ public final class LocalStack {
           // No hsperfdata file sampled every 50 ms (jcmd and the bench attach by pid without it).
           "-XX:-UsePerfData");
 
+  /**
+   * {@code KOSMOS_JAVA_OPTS} (every service) then {@code KOSMOS_JAVA_OPTS_<SERVICE>} (API, WORKER,
+   * METERING, KAFKA, POSTGRES; a cluster's kafka-2 is KAFKA_2): JVM options after the stack's own,
+   * so they win (e.g. {@code KOSMOS_JAVA_OPTS_API=-XX:TieredStopAtLevel=4} gives the API C2 back).
+   */
+  List<String> extraJavaOptions(ServiceSpec s) {
+    List<String> out = new ArrayList<>();
+    String specific =
+        "KOSMOS_JAVA_OPTS_" + s.name().toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+    for (String k : List.of("KOSMOS_JAVA_OPTS", specific)) {
+      String v = layout.settings().get(k);
+      if (v != null && !v.isBlank()) {
+        out.addAll(List.of(v.trim().split("\\s+")));
+      }
+    }
+    return out;
+  }
+
   /** Starts a service's process (not waiting for it to be ready). */
   Started start(ServiceSpec s) throws IOException {
     Path log = layout.logs().resolve(s.name() + ".log");
@@ -472,6 +490,7 @@ public final class LocalStack {
     }
     cmd.addAll(List.of(javaBin, "-Xmx" + s.heap()));
     cmd.addAll(JVM_FLAGS);
+    cmd.addAll(extraJavaOptions(s));
     cmd.addAll(
         List.of(
             "-XX:+ExitOnOutOfMemoryError",

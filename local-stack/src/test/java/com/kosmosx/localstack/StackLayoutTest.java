@@ -33,6 +33,24 @@ class StackLayoutTest {
   }
 
   @Test
+  void javaOptionsFromTheEnvironmentComeAfterTheStacksOwnForEveryServiceOrOne() {
+    StackLayout layout =
+        StackLayout.fromEnvironment(
+            ROOT,
+            Map.of(
+                "KOSMOS_BROKERS", "3",
+                "KOSMOS_JAVA_OPTS", " -Xss1m ",
+                "KOSMOS_JAVA_OPTS_KAFKA_2", "-XX:TieredStopAtLevel=4  -Dx=y"));
+    LocalStack stack = new LocalStack(layout, "unused");
+    java.util.function.Function<String, ServiceSpec> spec =
+        n -> layout.services().stream().filter(s -> s.name().equals(n)).findFirst().orElseThrow();
+    assertThat(stack.extraJavaOptions(spec.apply("kafka-2")))
+        .containsExactly("-Xss1m", "-XX:TieredStopAtLevel=4", "-Dx=y");
+    assertThat(stack.extraJavaOptions(spec.apply("api"))).containsExactly("-Xss1m");
+    assertThat(LocalStack.JVM_FLAGS).contains("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+  }
+
+  @Test
   void anotherModelDirectoryBringsItsTokenizerAndItsShorterContext(@TempDir Path dir)
       throws Exception {
     // A directory as scripts/export_kosmos2.py writes it for microsoft/kosmos-2-patch14-224.
