@@ -244,6 +244,15 @@ public final class Bench {
     // only slow the set-up (neither is on the measured path).
     env.put("KOSMOS_SIGNUPS_PER_HOUR", "100000");
     env.put("KOSMOS_BCRYPT_COST", "4");
+    // JVM options for the stack's services (LocalStack.extraJavaOptions), to compare settings.
+    System.getenv()
+        .forEach(
+            (k, v) -> {
+              if (k.startsWith("KOSMOS_JAVA_OPTS")) {
+                env.put(k, v);
+                System.out.println("  " + k + "=" + v);
+              }
+            });
     // PostgreSQL loads pg_stat_statements: the pipeline's statements per job (Profiles).
     env.put(com.kosmosx.platform.EmbeddedPostgresServer.STATEMENT_STATS, "1");
     StackLayout layout = StackLayout.fromEnvironment(root, env);
