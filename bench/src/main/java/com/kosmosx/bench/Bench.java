@@ -327,6 +327,7 @@ public final class Bench {
             e2e.p99Ms(),
             e2e.avgMs());
         double hopsBaseline = KAFKA_HOPS * e2e.avgMs();
+        transactionCost(stack, layout, jobBytes, out, stackJson, rows);
         stackJson.put("pipeline", result(pipeline));
         stackJson.put("cpu_per_job_goal_ms", CPU_PER_JOB_GOAL_MS);
         stackJson.put("pipeline_stages", stages);
@@ -689,6 +690,70 @@ public final class Bench {
       stages.put("postgres_statements_per_job", pg.statements(jobs, 12));
     }
     return new Pipeline(r, stages);
+  }
+
+  /**
+   * The broker's fixed cost of a transaction, with Kafka's own ProducerPerformance on the stack's
+   * broker: the same records at the same rate (200/s, the job message's size), plain and then in
+   * transactions of about one record each (committed every 5 ms), as the worker's are at low rates.
+   * The broker's CPU per record of each, and per committed transaction (its EndTxn count).
+   */
+  private static void transactionCost(
+      LocalStack stack,
+      StackLayout layout,
+      int bytes,
+      Path out,
+      Map<String, Object> stackJson,
+      List<Row> rows)
+      throws Exception {
+    Profiles.Broker broker = broker(stack);
+    if (broker == null) {
+      return;
+    }
+    long pid = stack.process("kafka").orElseThrow().pid();
+    int records = 2_000;
+    double[] cpuMs = new double[2];
+    long transactions = 0;
+    for (int tx = 0; tx < 2; tx++) {
+      Map<String, Long> r0 = broker.requests();
+      double c0 = Machine.cpuSeconds(pid);
+      Tools.producerPerformance(
+          layout.kafkaBootstrap(),
+          records,
+          bytes,
+          200,
+          tx == 0 ? 0 : 5,
+          out.resolve(tx == 0 ? "producer-perf-200.log" : "producer-perf-tx.log"));
+      cpuMs[tx] = (Machine.cpuSeconds(pid) - c0) * 1000;
+      if (tx == 1) {
+        transactions = broker.requests().getOrDefault("EndTxn", 0L) - r0.getOrDefault("EndTxn", 0L);
+      }
+    }
+    broker.close();
+    double perTx = transactions == 0 ? 0 : (cpuMs[1] - cpuMs[0]) / transactions;
+    System.out.printf(
+        Locale.ROOT,
+        "  Kafka ProducerPerformance at 200/s: broker CPU %.2f ms/record plain, %.2f ms/record in"
+            + " %d transactions: %.2f ms per transaction%n",
+        cpuMs[0] / records,
+        cpuMs[1] / records,
+        transactions,
+        perTx);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("records", records);
+    m.put("broker_cpu_ms_per_record_plain", round(cpuMs[0] / records));
+    m.put("broker_cpu_ms_per_record_transactional", round(cpuMs[1] / records));
+    m.put("transactions", transactions);
+    m.put("broker_cpu_ms_per_transaction", round(perTx));
+    stackJson.put("kafka_transaction_cost", m);
+    rows.add(
+        new Row(
+            "Kafka: broker CPU per transaction (ProducerPerformance, 200 records/s)",
+            fmt("%.2f ms", perTx),
+            fmt("per plain record: %.2f ms", cpuMs[0] / records),
+            "",
+            "(the floor under a job's Kafka CPU; no goal)",
+            ""));
   }
 
   /** The broker's request meters, or null (then the figures say so) if it cannot be attached. */

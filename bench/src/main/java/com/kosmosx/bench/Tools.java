@@ -33,12 +33,20 @@ final class Tools {
   /** Kafka's ProducerPerformance: acks=all, as fast as it goes, records of the given size. */
   static Throughput producerPerformance(String bootstrap, int records, int bytes, Path log)
       throws Exception {
+    return producerPerformance(bootstrap, records, bytes, -1, 0, log);
+  }
+
+  /**
+   * As above at {@code throughput} records/s (-1: unthrottled); with {@code transactionMs} > 0 the
+   * tool's transactional mode, committing a transaction every that many milliseconds.
+   */
+  static Throughput producerPerformance(
+      String bootstrap, int records, int bytes, int throughput, int transactionMs, Path log)
+      throws Exception {
     String topic = "bench.producer-performance";
     Bench.createTopic(bootstrap, topic);
-    String output =
-        java(
-            System.getProperty("java.class.path"),
-            "org.apache.kafka.tools.ProducerPerformance",
+    List<String> args =
+        new java.util.ArrayList<>(
             List.of(
                 "--bootstrap-server",
                 bootstrap,
@@ -49,9 +57,22 @@ final class Tools {
                 "--record-size",
                 String.valueOf(bytes),
                 "--throughput",
-                "-1",
+                String.valueOf(throughput),
                 "--producer-props",
-                "acks=all"),
+                "acks=all"));
+    if (transactionMs > 0) {
+      args.addAll(
+          List.of(
+              "--transactional-id",
+              "bench-tx-" + java.util.UUID.randomUUID(),
+              "--transaction-duration-ms",
+              String.valueOf(transactionMs)));
+    }
+    String output =
+        java(
+            System.getProperty("java.class.path"),
+            "org.apache.kafka.tools.ProducerPerformance",
+            args,
             log,
             Duration.ofMinutes(3));
     return parseProducerPerformance(output);
