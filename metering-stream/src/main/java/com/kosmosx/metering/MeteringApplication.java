@@ -103,12 +103,8 @@ public class MeteringApplication extends Application<MeteringConfiguration> {
     p.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), "lz4");
     p.put(StreamsConfig.producerPrefix(ProducerConfig.BATCH_SIZE_CONFIG), 262_144);
     p.put(StreamsConfig.consumerPrefix(ConsumerConfig.MAX_POLL_RECORDS_CONFIG), 2_000);
-    // An idle stream thread wakes once a second, not ten times, and its consumer asks the broker
-    // every 2 s (KafkaSettings.IDLE_FETCH_WAIT_MS): records still end a poll at once.
+    // An idle stream thread wakes once a second, not ten times: records still end a poll at once.
     p.put(StreamsConfig.POLL_MS_CONFIG, 1_000L);
-    p.put(
-        StreamsConfig.consumerPrefix(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG),
-        com.kosmosx.runtime.KafkaSettings.IDLE_FETCH_WAIT_MS);
     return p;
   }
 }

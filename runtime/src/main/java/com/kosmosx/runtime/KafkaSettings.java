@@ -15,17 +15,6 @@ public final class KafkaSettings {
   private KafkaSettings() {}
 
   /**
-   * How long the broker holds a fetch that finds nothing new. New data answers a held fetch at
-   * once, whatever this is (the broker completes it when the partition's end, or for read_committed
-   * its last stable offset, moves), so this only sets how often an idle consumer asks: every 2 s
-   * instead of the default 500 ms. Each ask costs the broker a request (on the 2-core machine an
-   * idle stack's eight consumers were a third of the broker's idle CPU). The price: a partition
-   * newly assigned after a rebalance may wait up to this long for its first fetch, after the
-   * seconds a rebalance already takes.
-   */
-  public static final int IDLE_FETCH_WAIT_MS = 2_000;
-
-  /**
    * A consumer that reads only committed transactions and commits offsets itself, after its work. A
    * crashed member's partitions move to the others after 10 s, not the default 45 s.
    */
@@ -41,7 +30,10 @@ public final class KafkaSettings {
     m.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     m.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     m.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.max(1, maxPollRecords));
-    m.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, IDLE_FETCH_WAIT_MS);
+    // fetch.max.wait.ms stays at its 500 ms default. At 2 s an idle consumer asked the broker four
+    // times less often, but closing a consumer waits for its held fetch (the fetch-session close
+    // queues behind it on the connection): every service stopped seconds slower, and a stopped
+    // API delivered a webhook retry it should have left to the next (WebhooksIT, 2026-12-02).
     // Every call has a deadline: a broker that is away fails a call in seconds, not minutes.
     m.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000);
     m.put(CommonClientConfigs.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
