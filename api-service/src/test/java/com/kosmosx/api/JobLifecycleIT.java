@@ -197,21 +197,9 @@ class JobLifecycleIT {
     succeed(mine.get(2));
     awaitStatus(key, mine.get(2), "succeeded");
 
-    List<String> seen = new ArrayList<>();
-    String cursor = null;
-    int pages = 0;
-    do {
-      JsonNode page =
-          ApiTestApp.json(
-              app.get(
-                  "/v1/jobs?limit=3" + (cursor == null ? "" : "&cursor=" + cursor),
-                  "X-API-Key",
-                  key));
-      page.path("data").forEach(j -> seen.add(j.path("id").asText()));
-      cursor = page.path("next_cursor").isNull() ? null : page.path("next_cursor").asText();
-      pages++;
-    } while (cursor != null);
-    assertThat(pages).isEqualTo(3);
+    List<List<String>> pages = pages(key, 3);
+    List<String> seen = pages.stream().flatMap(List::stream).toList();
+    assertThat(pages).hasSize(3);
     List<String> newestFirst = new ArrayList<>(mine);
     java.util.Collections.reverse(newestFirst);
     assertThat(seen).containsExactlyElementsOf(newestFirst);
@@ -414,19 +402,26 @@ class JobLifecycleIT {
 
   /** Every job id of the account, through the listing's pages. */
   private static List<String> listAll(String key) throws Exception {
-    List<String> ids = new ArrayList<>();
+    return pages(key, 100).stream().flatMap(List::stream).toList();
+  }
+
+  /** The account's job ids page by page, {@code limit} a page, following next_cursor. */
+  private static List<List<String>> pages(String key, int limit) throws Exception {
+    List<List<String>> pages = new ArrayList<>();
     String cursor = null;
     do {
       JsonNode page =
           ApiTestApp.json(
               app.get(
-                  "/v1/jobs?limit=100" + (cursor == null ? "" : "&cursor=" + cursor),
+                  "/v1/jobs?limit=" + limit + (cursor == null ? "" : "&cursor=" + cursor),
                   "X-API-Key",
                   key));
+      List<String> ids = new ArrayList<>();
       page.path("data").forEach(j -> ids.add(j.path("id").asText()));
+      pages.add(ids);
       cursor = page.path("next_cursor").isTextual() ? page.path("next_cursor").asText() : null;
     } while (cursor != null);
-    return ids;
+    return pages;
   }
 
   @Test

@@ -168,19 +168,7 @@ class JobConsumerUnitsTest {
           }
           step.run();
         };
-    JobConsumer lane =
-        new JobConsumer(
-            "shared",
-            "w1",
-            runner,
-            CLOCK,
-            () -> c,
-            id -> p,
-            new JobConsumer.Batching(4, Duration.ZERO, 100_000),
-            null,
-            null,
-            3,
-            Duration.ofMinutes(5));
+    JobConsumer lane = lane(c, p, runner);
     lane.round();
     assertThat(topicsAndKinds(p))
         .containsExactly(
