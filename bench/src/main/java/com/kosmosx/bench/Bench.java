@@ -125,10 +125,21 @@ public final class Bench {
     // A fixed single-thread workload, timed before anything else runs: runs from different days
     // compare through it (a machine 2x slower on it is expected to be 2x slower everywhere).
     double calibrationMs = Machine.calibrationMillis();
-    json.put("calibration", Map.of("sha256_64mib_ms", round(calibrationMs)));
+    int cores = Runtime.getRuntime().availableProcessors();
+    double allCoresMs = Machine.calibrationMillis(cores);
+    json.put(
+        "calibration",
+        Map.of(
+            "sha256_64mib_ms", round(calibrationMs),
+            "sha256_64mib_per_core_all_cores_ms", round(allCoresMs),
+            "cores", cores));
     System.out.printf(
-        Locale.ROOT, "calibration: SHA-256 of 64 MiB, one thread: %.0f ms%n", calibrationMs);
-    calibration = fmt("calibration %.0f ms", calibrationMs);
+        Locale.ROOT,
+        "calibration: SHA-256 of 64 MiB, one thread: %.0f ms; on each of %d cores at once: %.0f ms%n",
+        calibrationMs,
+        cores,
+        allCoresMs);
+    calibration = fmt("calibration %.0f ms (%d cores: %.0f)", calibrationMs, cores, allCoresMs);
 
     // 1. Engine, alone on the machine.
     if (only.contains("engine")) {
