@@ -169,6 +169,25 @@ public final class JobConsumer extends BackgroundLoop {
     Clients.close(c, "the consumer of lane " + lane);
   }
 
+  /** When the loop ends: the clients, and the timer thread of batches' starts. */
+  @Override
+  public void close() {
+    reset();
+    java.util.concurrent.ScheduledExecutorService timer;
+    synchronized (this) {
+      timer = startTimer;
+      startTimer = null;
+    }
+    if (timer != null) {
+      timer.shutdownNow();
+      try {
+        timer.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
   /** One round: poll, form a batch (waiting at most maxWait for more), run it, commit outcomes. */
   @Override
   public boolean round() throws InterruptedException {

@@ -235,6 +235,36 @@ class JobConsumerUnitsTest {
   }
 
   @Test
+  void closingTheLaneStopsTheThreadThatTimesBatchStarts() throws Exception {
+    MockConsumer<String, byte[]> c = consumer(List.of(record(0, job("job_a", "hi", 1, null))), 0);
+    MockProducer<String, byte[]> p = producer();
+    JobConsumer lane =
+        new JobConsumer(
+            "closing",
+            "w1",
+            QUICK,
+            CLOCK,
+            () -> c,
+            id -> p,
+            new JobConsumer.Batching(4, Duration.ZERO, 100_000),
+            null,
+            null,
+            3,
+            Duration.ofMinutes(5));
+    lane.round();
+    assertThat(timerThreads("lane-closing-started")).isEqualTo(1);
+    lane.close();
+    assertThat(timerThreads("lane-closing-started")).isZero();
+    assertThat(p.closed()).isTrue();
+  }
+
+  private static long timerThreads(String name) {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().equals(name) && t.isAlive())
+        .count();
+  }
+
+  @Test
   void aBatchStillRunningWhenTheStartIsDuePublishesItsStartAloneFirst() throws Exception {
     MockConsumer<String, byte[]> c = consumer(List.of(record(0, job("job_a", "hi", 1, null))), 0);
     MockProducer<String, byte[]> p = producer();
